@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/stentdev/stent/db"
+)
+
+// Dispatched is the outcome of one dispatch request.
+type Dispatched struct {
+	ExecutionID uuid.UUID
+	TaskID      int64
+	Created     bool // false when an idempotency key matched an existing execution
+}
+
+// DispatchMany runs stent.dispatch_many with a JSON array of requests and returns one result
+// per request, in order.
+func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched, error) {
+	rows, err := s.q.ExecutionDispatchMany(ctx, s.dbtx, requests)
+	if err != nil {
+		return nil, mapError("dispatch", err)
+	}
+	out := make([]Dispatched, len(rows))
+	for i, r := range rows {
+		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created}
+	}
+	return out, nil
+}
+
+// GetExecution reads one execution.
+func (s *Store) GetExecution(ctx context.Context, id uuid.UUID) (*Execution, error) {
+	e, err := s.q.ExecutionGet(ctx, s.dbtx, id)
+	return e, mapError("get execution", err)
+}
+
+// GetExecutions reads the executions with the given ids (missing ids are absent).
+func (s *Store) GetExecutions(ctx context.Context, ids []uuid.UUID) ([]*Execution, error) {
+	es, err := s.q.ExecutionGetMany(ctx, s.dbtx, ids)
+	return es, mapError("get executions", err)
+}
+
+// ExecutionFilter selects executions for ListExecutions; zero fields do not filter.
+type ExecutionFilter struct {
+	State, Workflow, Queue, Tag string
+	Since                       time.Time
+	BeforeCreatedAt             time.Time // keyset cursor: strictly older than (BeforeCreatedAt, BeforeID)
+	BeforeID                    uuid.UUID
+	Limit                       int32
+}
+
+// ListExecutions lists executions newest first.
+func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execution, error) {
+	p := &db.ExecutionListParams{
+		State:    text(f.State),
+		Workflow: text(f.Workflow),
+		Queue:    text(f.Queue),
+		Tag:      text(f.Tag),
+		MaxRows:  f.Limit,
+	}
+	if !f.Since.IsZero() {
+		p.Since = &f.Since
+	}
+	if !f.BeforeCreatedAt.IsZero() {
+		p.BeforeCreatedAt = &f.BeforeCreatedAt
+		id := f.BeforeID
+		p.BeforeID = &id
+	}
+	es, err := s.q.ExecutionList(ctx, s.dbtx, p)
+	return es, mapError("list executions", err)
+}
+
+// CancelExecution runs stent.cancel_execution and returns the execution's resulting state.
+func (s *Store) CancelExecution(ctx context.Context, id uuid.UUID) (string, error) {
+	st, err := s.q.ExecutionCancel(ctx, s.dbtx, id)
+	return st, mapError("cancel execution", err)
+}
+
+// Purge deletes up to limit executions finished more than olderThan ago.
+func (s *Store) Purge(ctx context.Context, olderThan time.Duration, limit int32, deadLetters bool) (int64, error) {
+	n, err := s.q.ExecutionPurge(ctx, s.dbtx, &db.ExecutionPurgeParams{
+		OlderThanSeconds: olderThan.Seconds(),
+		MaxRows:          limit,
+		DeadLetters:      deadLetters,
+	})
+	return n, mapError("purge", err)
+}
+
+func text(s string) pgtype.Text {
+	return pgtype.Text{String: s, Valid: s != ""}
+}

@@ -1,0 +1,89 @@
+-- stent.complete_tasks: records the results of many attempts in one statement (the worker's
+-- batched completer). Each (id, token) pair completes only if the task is still running under
+-- that fencing token; otherwise it is reported ok = false (lease lost) and nothing changes.
+-- A completed root task completes its execution (unless the execution is already terminal:
+-- terminal states are sticky), and finished executions are announced on 'stent_executions'
+-- with their ids, comma separated, at most 100 per notification.
+CREATE OR REPLACE FUNCTION stent.complete_tasks(
+    p_task_ids bigint[],
+    p_tokens bigint[],
+    p_outputs jsonb[]
+)
+RETURNS TABLE (task_id bigint, ok boolean)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now  timestamptz := stent.current_time();
+    v_done bigint[];
+    v_exec uuid[];
+BEGIN
+    IF cardinality(p_task_ids) <> cardinality(p_tokens) OR cardinality(p_task_ids) <> cardinality(p_outputs) THEN
+        RAISE EXCEPTION 'stent.complete_tasks: arrays differ in length' USING ERRCODE = 'ST003';
+    END IF;
+
+    WITH u AS (
+        SELECT * FROM unnest(p_task_ids, p_tokens, p_outputs) AS u(id, token, output) ORDER BY u.id
+    ),
+    done AS (
+        UPDATE stent.tasks t
+        SET state = 'completed',
+            output = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE u.output END,
+            error = NULL,
+            finished_at = v_now,
+            lease_owner = NULL,
+            lease_expires_at = NULL
+        FROM u
+        WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
+        RETURNING t.id, t.execution_id, t.parent_task_id, u.output
+    ),
+    finished AS (
+        UPDATE stent.executions e
+        SET state = 'completed', output = coalesce(d.output, 'null'::jsonb), finished_at = v_now
+        FROM done d
+        WHERE d.parent_task_id IS NULL AND e.id = d.execution_id
+          AND e.state IN ('pending', 'running')
+        RETURNING e.id
+    )
+    SELECT (SELECT array_agg(id) FROM done), (SELECT array_agg(id) FROM finished)
+    INTO v_done, v_exec;
+
+    PERFORM stent.notify_finished(v_exec);
+
+    RETURN QUERY
+    SELECT u.id, u.id = ANY (coalesce(v_done, '{}'))
+    FROM unnest(p_task_ids) AS u(id);
+END;
+$$;
+
+-- stent.complete_task: completes one attempt; raises ST001 (lease lost) when the token no
+-- longer owns the task. Used for transactional activities, whose completion commits in the
+-- same transaction as their own writes.
+CREATE OR REPLACE FUNCTION stent.complete_task(p_task_id bigint, p_token bigint, p_output jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT c.ok FROM stent.complete_tasks(ARRAY[p_task_id], ARRAY[p_token], ARRAY[p_output]) AS c) THEN
+        RAISE EXCEPTION 'stent.complete_task: lease lost for task % (token %)', p_task_id, p_token
+            USING ERRCODE = 'ST001';
+    END IF;
+END;
+$$;
+
+-- stent.notify_finished: announces finished executions to waiting clients on
+-- 'stent_executions', 100 comma-separated ids per notification (payloads stay far below the
+-- 8000-byte limit).
+CREATE OR REPLACE FUNCTION stent.notify_finished(p_execution_ids uuid[])
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_notify('stent_executions', string_agg(x.id::text, ','))
+    FROM (SELECT id, (row_number() OVER () - 1) / 100 AS g FROM unnest(p_execution_ids) AS id) x
+    GROUP BY x.g
+$$;

@@ -1,0 +1,156 @@
+-- stent.dispatch_many: creates one execution and its root task per request, in one statement
+-- pass, and returns (ord, execution_id, task_id, created) per request in input order.
+-- p_requests is a JSON array of objects:
+--   name (required), kind ('activity' | 'workflow'), input (any JSON), queue, priority, tags,
+--   run_at (timestamptz) or delay_ms, idempotency_key, deadline, parent_execution_id,
+--   max_attempts, retry_initial_delay_ms, retry_backoff_factor, retry_max_delay_ms,
+--   retry_jitter, retry_on (error kinds), timeout_ms.
+-- Missing fields come from stent.functions (what workers registered), then built-in defaults.
+-- A request whose idempotency key already names an execution creates nothing and returns
+-- that execution (created = false); concurrent dispatches with one key create one execution.
+-- Workers are woken with pg_notify('stent_tasks', queue), delivered at commit.
+CREATE OR REPLACE FUNCTION stent.dispatch_many(p_requests jsonb)
+RETURNS TABLE (ord integer, execution_id uuid, task_id bigint, created boolean)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now     timestamptz := stent.current_time();
+    v_bad     text;
+    v_ord     integer[];
+    v_exec    uuid[];
+    v_task    bigint[];
+    v_key     text[];
+    v_queues  text[];
+BEGIN
+    IF p_requests IS NULL OR jsonb_typeof(p_requests) <> 'array' THEN
+        RAISE EXCEPTION 'stent.dispatch_many: requests must be a JSON array' USING ERRCODE = 'ST003';
+    END IF;
+
+    SELECT format('request %s: %s', r.n, CASE
+            WHEN jsonb_typeof(r.req) <> 'object' THEN 'not a JSON object'
+            WHEN coalesce(r.req->>'name', '') = '' THEN 'name is required'
+            WHEN (r.req->>'delay_ms')::double precision < 0 THEN 'delay_ms must not be negative'
+            WHEN (r.req->>'max_attempts')::integer < 1 THEN 'max_attempts must be at least 1'
+            WHEN (r.req->>'timeout_ms')::double precision <= 0 THEN 'timeout_ms must be positive'
+            WHEN r.req->>'kind' NOT IN ('activity', 'workflow') THEN 'kind must be activity or workflow'
+            WHEN r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array' THEN 'tags must be an array'
+            WHEN r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array' THEN 'retry_on must be an array'
+            ELSE NULL END)
+    INTO v_bad
+    FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
+    WHERE jsonb_typeof(r.req) <> 'object'
+       OR coalesce(r.req->>'name', '') = ''
+       OR (r.req->>'delay_ms')::double precision < 0
+       OR (r.req->>'max_attempts')::integer < 1
+       OR (r.req->>'timeout_ms')::double precision <= 0
+       OR r.req->>'kind' NOT IN ('activity', 'workflow')
+       OR (r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array')
+       OR (r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array')
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'stent.dispatch_many: %', v_bad USING ERRCODE = 'ST003';
+    END IF;
+
+    WITH req AS MATERIALIZED (
+        SELECT r.n::integer AS n,
+               gen_random_uuid() AS id,
+               r.req->>'name' AS name,
+               coalesce(r.req->>'kind', f.kind, 'activity') AS kind,
+               coalesce(r.req->'input', 'null'::jsonb) AS input,
+               coalesce(r.req->>'queue', f.queue, 'default') AS queue,
+               coalesce((r.req->>'priority')::smallint, f.priority, 0::smallint) AS priority,
+               CASE WHEN r.req ? 'tags' THEN ARRAY(SELECT jsonb_array_elements_text(r.req->'tags'))
+                    ELSE coalesce(f.tags, '{}') END AS tags,
+               coalesce((r.req->>'run_at')::timestamptz,
+                        v_now + make_interval(secs => coalesce((r.req->>'delay_ms')::double precision, 0) / 1000)) AS run_at,
+               r.req->>'idempotency_key' AS idempotency_key,
+               (r.req->>'deadline')::timestamptz AS deadline,
+               (r.req->>'parent_execution_id')::uuid AS parent_execution_id,
+               coalesce((r.req->>'max_attempts')::integer, f.max_attempts, 3) AS max_attempts,
+               coalesce(make_interval(secs => (r.req->>'retry_initial_delay_ms')::double precision / 1000),
+                        f.retry_initial_delay, interval '1 second') AS retry_initial_delay,
+               coalesce((r.req->>'retry_backoff_factor')::double precision, f.retry_backoff_factor, 2) AS retry_backoff_factor,
+               coalesce(make_interval(secs => (r.req->>'retry_max_delay_ms')::double precision / 1000),
+                        f.retry_max_delay, interval '5 minutes') AS retry_max_delay,
+               coalesce((r.req->>'retry_jitter')::double precision, f.retry_jitter, 0.1) AS retry_jitter,
+               CASE WHEN r.req ? 'retry_on' THEN ARRAY(SELECT jsonb_array_elements_text(r.req->'retry_on'))
+                    ELSE coalesce(f.retry_on, '{}') END AS retry_on,
+               coalesce(make_interval(secs => (r.req->>'timeout_ms')::double precision / 1000), f.timeout) AS timeout
+        FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
+        LEFT JOIN stent.functions f ON f.name = r.req->>'name'
+    ),
+    ins AS (
+        INSERT INTO stent.executions AS e
+            (id, workflow, input, queue, priority, tags, idempotency_key, deadline,
+             parent_execution_id, created_at)
+        SELECT req.id, req.name, req.input, req.queue, req.priority, req.tags, req.idempotency_key,
+               req.deadline, req.parent_execution_id, v_now
+        FROM req
+        ORDER BY req.n
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING e.id
+    ),
+    tins AS (
+        INSERT INTO stent.tasks AS t
+            (execution_id, kind, name, queue, priority, tags, max_attempts, retry_initial_delay,
+             retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, created_at)
+        SELECT req.id, req.kind, req.name, req.queue, req.priority, req.tags, req.max_attempts,
+               req.retry_initial_delay, req.retry_backoff_factor, req.retry_max_delay,
+               req.retry_jitter, req.retry_on, req.timeout, req.run_at, v_now
+        FROM req
+        JOIN ins ON ins.id = req.id
+        ORDER BY req.n
+        RETURNING t.id, t.execution_id, t.queue
+    )
+    SELECT array_agg(req.n ORDER BY req.n),
+           array_agg(tins.execution_id ORDER BY req.n),
+           array_agg(tins.id ORDER BY req.n),
+           array_agg(req.idempotency_key ORDER BY req.n),
+           array_agg(DISTINCT tins.queue) FILTER (WHERE tins.queue IS NOT NULL)
+    INTO v_ord, v_exec, v_task, v_key, v_queues
+    FROM req
+    LEFT JOIN tins ON tins.execution_id = req.id;
+
+    PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
+
+    -- A new statement, so a conflicting execution committed by a concurrent dispatch is visible.
+    RETURN QUERY
+    SELECT u.n, coalesce(u.exec, e.id), coalesce(u.task, rt.id), u.exec IS NOT NULL
+    FROM unnest(v_ord, v_exec, v_task, v_key) AS u(n, exec, task, key)
+    LEFT JOIN stent.executions e ON u.exec IS NULL AND e.idempotency_key = u.key
+    LEFT JOIN stent.tasks rt ON u.exec IS NULL AND rt.execution_id = e.id AND rt.parent_task_id IS NULL
+    ORDER BY u.n;
+END;
+$$;
+
+-- stent.dispatch: dispatches one execution from SQL (psql, triggers, other languages) and
+-- returns its ids. Unset options take the defaults registered in stent.functions.
+CREATE OR REPLACE FUNCTION stent.dispatch(
+    p_name text,
+    p_input jsonb DEFAULT 'null',
+    p_queue text DEFAULT NULL,
+    p_priority integer DEFAULT NULL,
+    p_tags text[] DEFAULT NULL,
+    p_run_at timestamptz DEFAULT NULL,
+    p_idempotency_key text DEFAULT NULL,
+    p_max_attempts integer DEFAULT NULL,
+    p_kind text DEFAULT NULL
+)
+RETURNS TABLE (execution_id uuid, task_id bigint, created boolean)
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d.execution_id, d.task_id, d.created
+    FROM stent.dispatch_many(jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+        'name', p_name,
+        'queue', p_queue,
+        'priority', p_priority,
+        'tags', to_jsonb(p_tags),
+        'run_at', p_run_at,
+        'idempotency_key', p_idempotency_key,
+        'max_attempts', p_max_attempts,
+        'kind', p_kind)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d
+$$;

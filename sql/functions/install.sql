@@ -1,0 +1,27 @@
+-- Stent's PL/pgSQL functions, installed as a tern code package after the migrations in
+-- sql/schema: `stent.Migrate` does both; with the tern CLI run
+--   tern migrate --migrations sql/schema --version-table public.stent_schema_version --conn-string URL
+--   tern code install sql/functions --conn-string URL
+-- Every file uses CREATE OR REPLACE, so installing again is harmless.
+--
+-- Domain errors are raised with custom SQLSTATEs (mapped to typed Go errors in one place,
+-- internal/store/errors.go):
+--   ST001 lease lost: the caller's fencing token no longer owns the task
+--   ST002 not found: no such execution, task or dead letter
+--   ST003 invalid argument: a malformed or out-of-range argument; nothing was changed
+--   ST004 wrong state: the row exists but is not in a state that allows the operation
+--
+-- Lock order, in every function that takes more than one: dead letter, then task rows (in id
+-- order), then the execution row.
+{{ template "time.sql" . }}
+{{ template "retry.sql" . }}
+{{ template "dispatch.sql" . }}
+{{ template "claim.sql" . }}
+{{ template "lease.sql" . }}
+{{ template "complete.sql" . }}
+{{ template "fail.sql" . }}
+{{ template "rescue.sql" . }}
+{{ template "cancel.sql" . }}
+{{ template "dead_letter.sql" . }}
+{{ template "purge.sql" . }}
+{{ template "worker.sql" . }}

@@ -1,0 +1,29 @@
+-- name: ExecutionCancel :one
+SELECT stent.cancel_execution(@id::uuid)::text AS state;
+
+-- name: ExecutionDispatchMany :many
+SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created
+FROM stent.dispatch_many(@requests::jsonb) AS d;
+
+-- name: ExecutionGet :one
+SELECT * FROM stent.executions WHERE id = @id;
+
+-- name: ExecutionGetMany :many
+SELECT * FROM stent.executions WHERE id = ANY (@ids::uuid[]);
+
+-- name: ExecutionList :many
+SELECT * FROM stent.executions e
+WHERE (sqlc.narg('state')::text IS NULL OR e.state = sqlc.narg('state')::text)
+  AND (sqlc.narg('workflow')::text IS NULL OR e.workflow = sqlc.narg('workflow')::text)
+  AND (sqlc.narg('queue')::text IS NULL OR e.queue = sqlc.narg('queue')::text)
+  AND (sqlc.narg('tag')::text IS NULL OR sqlc.narg('tag')::text = ANY (e.tags))
+  AND (sqlc.narg('since')::timestamptz IS NULL OR e.created_at >= sqlc.narg('since')::timestamptz)
+  AND (sqlc.narg('before_created_at')::timestamptz IS NULL
+       OR (e.created_at, e.id) < (sqlc.narg('before_created_at')::timestamptz, sqlc.narg('before_id')::uuid))
+ORDER BY e.created_at DESC, e.id DESC
+LIMIT @max_rows::integer;
+
+-- name: ExecutionPurge :one
+SELECT stent.purge(make_interval(secs => @older_than_seconds::double precision), @max_rows::integer,
+                   @dead_letters::boolean)::bigint AS purged;

@@ -1,0 +1,36 @@
+-- name: TaskClaim :many
+SELECT * FROM stent.claim_tasks(@worker_id::text, @queues::text[], @names::text[], @tags::text[],
+                                @max_tasks::integer, make_interval(secs => @lease_seconds::double precision));
+
+-- name: TaskComplete :exec
+SELECT stent.complete_task(@task_id::bigint, @token::bigint, @output::jsonb);
+
+-- name: TaskCompleteMany :many
+SELECT c.task_id::bigint AS task_id, c.ok::boolean AS ok
+FROM stent.complete_tasks(@task_ids::bigint[], @tokens::bigint[], @outputs::jsonb[]) AS c;
+
+-- name: TaskFail :one
+SELECT f.state::text AS state, coalesce(f.run_at, 'epoch')::timestamptz AS run_at
+FROM stent.fail_task(@task_id::bigint, @token::bigint, @error::jsonb, @retryable::boolean,
+                     make_interval(secs => sqlc.narg('retry_after_seconds')::double precision)) AS f;
+
+-- name: TaskGet :one
+SELECT * FROM stent.tasks WHERE id = @id;
+
+-- name: TaskListByExecution :many
+SELECT * FROM stent.tasks WHERE execution_id = @execution_id ORDER BY id;
+
+-- name: TaskNextDue :one
+SELECT coalesce(stent.next_due(@queues::text[], @names::text[], @tags::text[]), -1)::double precision AS seconds;
+
+-- name: TaskRelease :many
+SELECT r::bigint AS task_id FROM stent.release_tasks(@task_ids::bigint[], @tokens::bigint[]) AS r;
+
+-- name: TaskRenewLeases :many
+SELECT r::bigint AS task_id
+FROM stent.renew_leases(@worker_id::text, @task_ids::bigint[], @tokens::bigint[],
+                        make_interval(secs => @lease_seconds::double precision)) AS r;
+
+-- name: TaskRescueExpired :many
+SELECT r.task_id::bigint AS task_id, r.state::text AS state
+FROM stent.rescue_expired(@max_tasks::integer) AS r;

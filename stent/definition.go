@@ -1,0 +1,136 @@
+package stent
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Kinds of definitions.
+const (
+	KindActivity = "activity"
+	KindWorkflow = "workflow"
+)
+
+// FunctionOptions are a definition's settings; each dispatch may override queue, priority,
+// tags and retry policy.
+type FunctionOptions struct {
+	Queue    string      // default "default"
+	Priority int         // higher runs first; default 0; within [-1000, 1000]
+	Tags     []string    // routing tags (see worker.Config.Tags)
+	Retry    RetryPolicy // see RetryPolicy for defaults
+	Timeout  time.Duration
+}
+
+// DefaultQueue is the queue of definitions and dispatches that name none.
+const DefaultQueue = "default"
+
+// Option configures a definition (NewActivity).
+type Option func(*defConfig)
+
+type defConfig struct {
+	opts     FunctionOptions
+	registry *Registry
+}
+
+// Queue sets the definition's queue.
+func Queue(name string) Option { return func(c *defConfig) { c.opts.Queue = name } }
+
+// Priority sets the definition's priority (higher first).
+func Priority(p int) Option { return func(c *defConfig) { c.opts.Priority = p } }
+
+// Tags sets the definition's routing tags.
+func Tags(tags ...string) Option { return func(c *defConfig) { c.opts.Tags = tags } }
+
+// Retry sets the definition's retry policy.
+func Retry(p RetryPolicy) Option { return func(c *defConfig) { c.opts.Retry = p } }
+
+// Timeout bounds each attempt: its context is cancelled after d and the attempt fails with
+// kind "timeout" (an ordinary, retryable attempt failure).
+func Timeout(d time.Duration) Option { return func(c *defConfig) { c.opts.Timeout = d } }
+
+// InRegistry registers the definition in r instead of DefaultRegistry.
+func InRegistry(r *Registry) Option { return func(c *defConfig) { c.registry = r } }
+
+// Invocation is what a worker passes to Definition.Invoke for one attempt.
+type Invocation struct {
+	Input           []byte // the stored JSON input
+	Codec           Codec  // decodes the input and encodes the output
+	Tx              pgx.Tx // the attempt's transaction, for transactional definitions
+	MaxPayloadBytes int    // limit for the encoded output
+}
+
+// Definition is an activity or workflow known to a Registry. Workers run definitions through
+// Invoke; users call the typed methods of Activity instead.
+type Definition interface {
+	Name() string
+	Kind() string
+	Options() FunctionOptions
+	// Transactional reports whether Invoke needs Invocation.Tx: the function's writes and the
+	// attempt's completion then commit together.
+	Transactional() bool
+	// Invoke decodes the input, runs the function once and returns its encoded output.
+	Invoke(ctx context.Context, inv Invocation) ([]byte, error)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$`)
+
+// ValidateName checks a function or queue name: 1–200 characters of letters, digits and
+// _ . : / - (not starting with punctuation other than _).
+func ValidateName(what, name string) error {
+	if len(name) == 0 || len(name) > 200 || !nameRE.MatchString(name) {
+		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("%q must be 1-200 characters of letters, digits and _ . : / -", name)}
+	}
+	return nil
+}
+
+func validateTags(tags []string) error {
+	for _, t := range tags {
+		if err := ValidateName("tag", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o FunctionOptions) withDefaults() FunctionOptions {
+	if o.Queue == "" {
+		o.Queue = DefaultQueue
+	}
+	o.Retry = o.Retry.withDefaults()
+	return o
+}
+
+func (o FunctionOptions) validate() error {
+	if err := ValidateName("queue", o.Queue); err != nil {
+		return err
+	}
+	if o.Priority < -1000 || o.Priority > 1000 {
+		return &InvalidArgumentError{Arg: "priority", Reason: fmt.Sprintf("must be within [-1000, 1000], got %d", o.Priority)}
+	}
+	if o.Timeout < 0 {
+		return &InvalidArgumentError{Arg: "timeout", Reason: "must not be negative"}
+	}
+	if err := validateTags(o.Tags); err != nil {
+		return err
+	}
+	return o.Retry.validate()
+}
+
+func buildDef(name string, opts []Option) defConfig {
+	c := defConfig{registry: DefaultRegistry}
+	for _, o := range opts {
+		o(&c)
+	}
+	c.opts = c.opts.withDefaults()
+	if err := ValidateName("function name", name); err != nil {
+		panic(err)
+	}
+	if err := c.opts.validate(); err != nil {
+		panic(fmt.Sprintf("stent: definition %q: %v", name, err))
+	}
+	return c
+}

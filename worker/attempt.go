@@ -1,0 +1,206 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/stentdev/stent/internal/store"
+	"github.com/stentdev/stent/stent"
+)
+
+// attempt is one claimed task, from claim until its outcome is recorded.
+type attempt struct {
+	task     *store.Task
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	released bool // set under Worker.mu when released at shutdown: record nothing
+}
+
+func (a *attempt) lease() store.Lease {
+	return store.Lease{TaskID: a.task.ID, Token: a.task.LeaseToken}
+}
+
+// startAttempt registers a claimed task and runs it in its own goroutine.
+func (w *Worker) startAttempt(t *store.Task) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	a := &attempt{task: t, ctx: ctx, cancel: cancel}
+	exec := t.ExecutionID.String()
+	w.mu.Lock()
+	w.held[t.ID] = a
+	if w.byExec[exec] == nil {
+		w.byExec[exec] = make(map[int64]*attempt)
+	}
+	w.byExec[exec][t.ID] = a
+	w.active++
+	w.mu.Unlock()
+	w.attempts.Add(1)
+	go w.runAttempt(a)
+}
+
+// forget removes a recorded (or lost) attempt from the held set.
+func (w *Worker) forget(taskID int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a, ok := w.held[taskID]
+	if !ok {
+		return
+	}
+	delete(w.held, taskID)
+	exec := a.task.ExecutionID.String()
+	delete(w.byExec[exec], taskID)
+	if len(w.byExec[exec]) == 0 {
+		delete(w.byExec, exec)
+	}
+	a.cancel(context.Canceled)
+}
+
+func (w *Worker) runAttempt(a *attempt) {
+	defer w.attempts.Done()
+	t := a.task
+	log := w.log.With().Str("execution_id", t.ExecutionID.String()).Int64("task_id", t.ID).
+		Str("function", t.Name).Int32("attempt", t.Attempt).Logger()
+	out, err := w.invoke(a, &log)
+
+	w.mu.Lock()
+	released := a.released
+	w.active--
+	w.mu.Unlock()
+	w.signalWake()
+
+	cause := context.Cause(a.ctx)
+	switch {
+	case released:
+		return // released at shutdown; nothing to record
+	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(cause, stent.ErrCancelled):
+		log.Warn().Err(cause).Msg("stent: attempt abandoned; its result is discarded")
+		w.forget(t.ID)
+		return
+	case err == nil && out == nil:
+		w.forget(t.ID) // transactional: completed in its own transaction
+		return
+	case err == nil:
+		w.completer.add(store.Completion{TaskID: t.ID, Token: t.LeaseToken, Output: out})
+		return
+	}
+	w.recordFailure(a, err, &log)
+}
+
+// invoke runs the function with panic recovery, the attempt timeout and, for transactional
+// definitions, the attempt's transaction. A nil output with a nil error means the attempt
+// already completed in its transaction.
+func (w *Worker) invoke(a *attempt, log *zerologLogger) (out []byte, err error) {
+	t := a.task
+	def, ok := w.reg.Lookup(t.Name)
+	if !ok {
+		return nil, stent.WithKind(stent.KindUnregistered, &stent.UnregisteredError{Name: t.Name, Registered: w.reg.Names()})
+	}
+	ctx := stent.WithAttempt(a.ctx, stent.AttemptInfo{
+		ExecutionID: t.ExecutionID, TaskID: t.ID, Name: t.Name, Attempt: int(t.Attempt),
+		MaxAttempts: int(t.MaxAttempts), WorkerID: w.cfg.ID,
+	})
+	if d := intervalDuration(t.Timeout); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errAttemptTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, &panicError{value: r, stack: trimStack(debug.Stack())}
+		}
+		if err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout) && ctx.Err() != nil {
+			err = stent.WithKind(stent.KindTimeout, fmt.Errorf("attempt exceeded its timeout of %s: %w", intervalDuration(t.Timeout), err))
+		}
+	}()
+	inv := stent.Invocation{Input: t.Input, Codec: w.client.Config().Codec, MaxPayloadBytes: w.client.Config().MaxPayloadBytes}
+	if !def.Transactional() {
+		return def.Invoke(ctx, inv)
+	}
+	return w.invokeTx(ctx, a, def, inv, log)
+}
+
+// invokeTx runs a transactional definition: its writes and the completion commit together.
+func (w *Worker) invokeTx(ctx context.Context, a *attempt, def stent.Definition, inv stent.Invocation, log *zerologLogger) ([]byte, error) {
+	tx, err := w.client.Pool().Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stent: beginning the attempt's transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	inv.Tx = tx
+	out, err := def.Invoke(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.st.WithTx(tx).CompleteTask(ctx, store.Completion{TaskID: a.task.ID, Token: a.task.LeaseToken, Output: out}); err != nil {
+		if errors.Is(err, stent.ErrLeaseLost) {
+			a.cancel(stent.ErrLeaseLost)
+		}
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("stent: committing the attempt's transaction: %w", err)
+	}
+	log.Debug().Msg("stent: attempt completed transactionally")
+	return nil, nil
+}
+
+// recordFailure writes a failed attempt (retry or dead letter), retrying transient errors.
+func (w *Worker) recordFailure(a *attempt, err error, log *zerologLogger) {
+	defer w.forget(a.task.ID)
+	stack := ""
+	var pe *panicError
+	if errors.As(err, &pe) {
+		stack = pe.stack
+	}
+	te := stent.EncodeAttemptError(err, stack, w.client.Config().MaxPayloadBytes)
+	retryAfter := time.Duration(-1)
+	if d, ok := stent.RetryAfterOf(err); ok {
+		retryAfter = d
+	}
+	var res store.FailResult
+	ferr := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
+		var e error
+		res, e = w.st.FailTask(ctx, a.task.ID, a.task.LeaseToken, te.JSON, te.Retryable, retryAfter)
+		return e
+	})
+	switch {
+	case errors.Is(ferr, stent.ErrLeaseLost):
+		log.Warn().Msg("stent: attempt failed after losing its lease; failure discarded")
+	case ferr != nil:
+		log.Error().Err(ferr).Msg("stent: recording failed attempt; the task will be rescued when its lease expires")
+	case res.State == "pending":
+		log.Warn().Str("error_kind", te.Kind).Str("error", te.Message).Time("retry_at", *res.RunAt).Msg("stent: attempt failed; will retry")
+	default:
+		log.Error().Str("error_kind", te.Kind).Str("error", te.Message).Msg("stent: task failed; moved to the dead-letter queue")
+	}
+}
+
+// panicError is a recovered panic, recorded as an attempt error of kind "panic".
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string     { return fmt.Sprintf("panic: %v", e.value) }
+func (e *panicError) ErrorKind() string { return stent.KindPanic }
+
+func trimStack(b []byte) string {
+	const max = 16 << 10
+	if len(b) > max {
+		b = b[:max]
+	}
+	return string(b)
+}
+
+// intervalDuration converts a Postgres interval (months counted as 30 days) to a Duration.
+func intervalDuration(i pgtype.Interval) time.Duration {
+	if !i.Valid {
+		return 0
+	}
+	return time.Duration(i.Microseconds)*time.Microsecond +
+		time.Duration(i.Days)*24*time.Hour + time.Duration(i.Months)*30*24*time.Hour
+}

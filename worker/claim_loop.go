@@ -1,0 +1,118 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/stentdev/stent/internal/store"
+)
+
+// claimLoop claims as many tasks as there are free slots, in one statement, whenever it is
+// woken: by a notification for one of its queues, by a slot freeing up, by the timer of the
+// next delayed task, or by the fallback poll. It returns when ctx ends or on a hard stop.
+func (w *Worker) claimLoop(ctx context.Context) {
+	minPoll := max(w.cfg.PollInterval/20, time.Millisecond)
+	poll := minPoll
+	failures := 0
+	for {
+		if ctx.Err() != nil || w.isHardStopped() {
+			return
+		}
+		free := w.cfg.Concurrency - w.activeCount()
+		claimed := 0
+		if free > 0 {
+			tasks, err := w.claim(ctx, free)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				wait := backoff(failures, w.cfg.PollInterval)
+				w.log.Error().Err(err).Dur("retry_in", wait).Msg("stent: claiming tasks")
+				if !w.sleep(ctx, wait) {
+					return
+				}
+				continue
+			}
+			failures = 0
+			for _, t := range tasks {
+				w.startAttempt(t)
+			}
+			claimed = len(tasks)
+			if claimed == free {
+				poll = minPoll
+				continue // there may be more; claim again once slots free up
+			}
+		}
+
+		wait := w.cfg.PollInterval
+		if free > 0 {
+			if claimed > 0 {
+				poll = minPoll
+			} else {
+				poll = min(poll*2, w.cfg.PollInterval)
+			}
+			wait = poll
+			if claimed == 0 {
+				if d, ok := w.nextDue(ctx); ok && d < wait {
+					wait = d
+				}
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-w.wake:
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-w.hard:
+		}
+		timer.Stop()
+	}
+}
+
+func (w *Worker) claim(ctx context.Context, limit int) ([]*store.Task, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+	defer cancel()
+	return w.st.ClaimTasks(ctx, store.ClaimParams{
+		WorkerID: w.cfg.ID, Queues: w.cfg.Queues, Names: w.cfg.Functions, Tags: w.cfg.Tags,
+		Limit: int32(limit), Lease: w.cfg.LeaseDuration,
+	})
+}
+
+// nextDue asks the database how long until the earliest delayed task is due.
+func (w *Worker) nextDue(ctx context.Context) (time.Duration, bool) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+	defer cancel()
+	d, ok, err := w.st.NextDue(ctx, w.cfg.Queues, w.cfg.Functions, w.cfg.Tags)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			w.log.Warn().Err(err).Msg("stent: reading next due time")
+		}
+		return 0, false
+	}
+	return max(d, time.Millisecond), ok
+}
+
+func (w *Worker) isHardStopped() bool {
+	select {
+	case <-w.hard:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d, returning false if ctx ended or a hard stop came first.
+func (w *Worker) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-w.hard:
+		return false
+	}
+}

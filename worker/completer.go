@@ -1,0 +1,95 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/stentdev/stent/internal/store"
+)
+
+// completer records successful attempts in batches: it waits for the first completion, takes
+// everything else already queued (up to CompletionBatchSize) and writes them in one
+// statement. Under load completions pile up during each write, so batches grow by
+// themselves; when idle a completion is written at once.
+type completer struct {
+	w    *Worker
+	in   chan store.Completion
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newCompleter(w *Worker) *completer {
+	return &completer{
+		w:    w,
+		in:   make(chan store.Completion, 2*w.cfg.Concurrency),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+}
+
+// add queues a completion; it blocks when the queue is full (back-pressure on the slot).
+func (c *completer) add(comp store.Completion) {
+	c.in <- comp
+}
+
+// stop flushes everything queued and waits for the loop to end. Call it after every attempt
+// has returned.
+func (c *completer) stop() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.done
+}
+
+func (c *completer) run() {
+	defer close(c.done)
+	batch := make([]store.Completion, 0, c.w.cfg.CompletionBatchSize)
+	for {
+		select {
+		case comp := <-c.in:
+			batch = append(batch[:0], comp)
+		case <-c.quit:
+			for {
+				batch = c.take(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				c.flush(batch)
+			}
+		}
+		batch = c.take(batch)
+		c.flush(batch)
+	}
+}
+
+// take appends queued completions without blocking, up to the batch size.
+func (c *completer) take(batch []store.Completion) []store.Completion {
+	for len(batch) < c.w.cfg.CompletionBatchSize {
+		select {
+		case comp := <-c.in:
+			batch = append(batch, comp)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (c *completer) flush(batch []store.Completion) {
+	var applied map[int64]bool
+	err := withRetries(context.Background(), c.w.cfg.DBTimeout, func(ctx context.Context) error {
+		var e error
+		applied, e = c.w.st.CompleteTasks(ctx, batch)
+		return e
+	})
+	for _, comp := range batch {
+		if err == nil && !applied[comp.TaskID] {
+			c.w.log.Warn().Int64("task_id", comp.TaskID).Msg("stent: completion rejected: the attempt lost its lease; its result is discarded")
+		}
+		c.w.forget(comp.TaskID)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.w.log.Error().Err(err).Int("tasks", len(batch)).
+			Msg("stent: recording completions failed; the tasks will be rescued when their leases expire and run again")
+	}
+}

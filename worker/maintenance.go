@@ -1,0 +1,105 @@
+package worker
+
+import (
+	"context"
+	"time"
+)
+
+// maintain runs the leader-only services: every MaintenanceInterval the worker tries to take
+// or keep the leadership (a lease in stent.leader, on the database clock); the leader rescues
+// expired leases and, every PurgeInterval, purges executions past the retention period. Every
+// action is a guarded SQL function, so two leaders at once (after a partition) are harmless.
+func (w *Worker) maintain(ctx context.Context) {
+	ticker := time.NewTicker(w.cfg.MaintenanceInterval)
+	defer ticker.Stop()
+	ttl := max(3*w.cfg.MaintenanceInterval, 5*time.Second)
+	var lastPurge time.Time
+	leading := false
+	defer func() {
+		if leading {
+			rctx, cancel := context.WithTimeout(context.Background(), w.cfg.DBTimeout)
+			defer cancel()
+			if _, err := w.st.Resign(rctx, w.cfg.ID); err != nil {
+				w.log.Warn().Err(err).Msg("stent: resigning leadership")
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+		ok, err := w.st.TryLead(cctx, w.cfg.ID, ttl)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("stent: leader election")
+			}
+			continue
+		}
+		if ok != leading {
+			w.log.Info().Bool("leader", ok).Msg("stent: maintenance leadership changed")
+			leading = ok
+		}
+		if !leading {
+			continue
+		}
+		w.rescue(ctx)
+		if w.cfg.Retention > 0 && time.Since(lastPurge) >= w.cfg.PurgeInterval {
+			lastPurge = time.Now()
+			w.purge(ctx)
+		}
+	}
+}
+
+// rescue re-queues or dead-letters tasks whose lease expired, in batches.
+func (w *Worker) rescue(ctx context.Context) {
+	const batch = 1000
+	for {
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+		rescued, err := w.st.RescueExpired(cctx, batch)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error().Err(err).Msg("stent: rescuing expired leases")
+			}
+			return
+		}
+		for _, r := range rescued {
+			ev := w.log.Warn()
+			if r.State == "failed" {
+				ev = w.log.Error()
+			}
+			ev.Int64("task_id", r.TaskID).Str("state", r.State).Msg("stent: rescued a task whose lease expired")
+		}
+		if len(rescued) < batch {
+			return
+		}
+	}
+}
+
+// purge deletes executions past the retention period, in batches.
+func (w *Worker) purge(ctx context.Context) {
+	const batch = 10000
+	var total int64
+	for {
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+		n, err := w.st.Purge(cctx, w.cfg.Retention, batch, false)
+		cancel()
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error().Err(err).Msg("stent: purging old executions")
+			}
+			break
+		}
+		if n < batch {
+			break
+		}
+	}
+	if total > 0 {
+		w.log.Info().Int64("executions", total).Dur("retention", w.cfg.Retention).Msg("stent: purged finished executions")
+	}
+}
