@@ -1,0 +1,46 @@
+// Package exampledb gives the examples a database: DATABASE_URL when set, otherwise a
+// throwaway local PostgreSQL started from the installed server binaries and removed on exit.
+package exampledb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stentdev/stent/internal/pglaunch"
+	"github.com/stentdev/stent/stent"
+)
+
+// Open returns a pool on a migrated database and a function that releases everything.
+func Open(ctx context.Context) (*pgxpool.Pool, func(), error) {
+	url := os.Getenv("DATABASE_URL")
+	stop := func() {}
+	if url == "" {
+		fmt.Fprintln(os.Stderr, "DATABASE_URL is not set: starting a throwaway PostgreSQL from the local binaries…")
+		c, err := pglaunch.Start(ctx, pglaunch.Options{})
+		if err != nil {
+			if errors.Is(err, pglaunch.ErrNoPostgres) {
+				return nil, nil, fmt.Errorf("no PostgreSQL found.\n"+
+					"  Install the server (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql@15),\n"+
+					"  or run `docker compose up -d` and set DATABASE_URL=postgres://postgres:stent@localhost:5432/stent?sslmode=disable\n(%w)", err)
+			}
+			return nil, nil, err
+		}
+		url = c.URL("postgres")
+		stop = func() { _ = c.Stop() }
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("connecting to %s: %w", url, err)
+	}
+	if err := stent.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		stop()
+		return nil, nil, err
+	}
+	return pool, func() { pool.Close(); stop() }, nil
+}
