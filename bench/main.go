@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 )
@@ -30,7 +31,17 @@ func main() {
 	flag.IntVar(&opts.concurrency, "concurrency", 100, "worker slots")
 	flag.IntVar(&opts.latencyJobs, "latency-jobs", 2000, "jobs for the latency workload")
 	flag.Float64Var(&opts.rate, "rate", 200, "enqueue rate (jobs/s) for the latency workload")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx := context.Background()
 	env, err := newEnv(ctx)

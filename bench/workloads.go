@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,17 @@ func burndown(ctx context.Context, e *env, o options) (burndownResult, error) {
 	}
 	elapsed := time.Since(start)
 	after, err := snapshot(ctx, pool)
+	if os.Getenv("BENCH_DIAG") != "" {
+		rows, _ := pool.Query(ctx, `SELECT calls, round(total_exec_time::numeric,1), round(mean_exec_time::numeric,3), left(regexp_replace(query, '\s+', ' ', 'g'), 70) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 8`)
+		for rows.Next() {
+			var c int64
+			var tot, mean float64
+			var q string
+			_ = rows.Scan(&c, &tot, &mean, &q)
+			fmt.Printf("  %6d calls %8.1f ms total %7.3f ms mean  %s\n", c, tot, mean, q)
+		}
+		rows.Close()
+	}
 	stop()
 	if werr := <-errc; werr != nil {
 		return burndownResult{}, werr

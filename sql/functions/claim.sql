@@ -4,9 +4,14 @@
 -- takes all), due time — so ineligible rows never hide eligible ones. Order: priority (higher
 -- first), run_at, id. Each queue is walked on tasks_claim_idx with FOR UPDATE SKIP LOCKED, so
 -- concurrent claimers never claim a task twice and never wait on each other.
--- A claim increments attempt (it counts even if the worker then dies) and lease_token, the
--- fencing token every later write of this attempt must present. Root tasks carry their
--- execution's input, and the execution becomes running.
+-- A claim increments attempt (it counts even if the worker then dies) and moves lease_token,
+-- the fencing token every later write of this attempt must present, forward by a random step,
+-- so a claim lost in a crash and made again never hands out the same token twice. Root tasks
+-- carry their execution's input, and the execution becomes running.
+-- The claim commits asynchronously (synchronous_commit off for its transaction): if the
+-- server crashes before the claim reaches disk, the task is simply pending again and runs
+-- again — the at-least-once contract already allows it — and the worker's later writes are
+-- fenced off. Claims then cost no WAL flush wait.
 CREATE OR REPLACE FUNCTION stent.claim_tasks(
     p_worker_id text,
     p_queues text[],
@@ -34,6 +39,8 @@ BEGIN
         RAISE EXCEPTION 'stent.claim_tasks: worker id is required' USING ERRCODE = 'ST003';
     END IF;
 
+    PERFORM set_config('synchronous_commit', 'off', true);
+
     RETURN QUERY
     WITH picked AS (
         SELECT c.id
@@ -57,7 +64,7 @@ BEGIN
         UPDATE stent.tasks t
         SET state = 'running',
             attempt = t.attempt + 1,
-            lease_token = t.lease_token + 1,
+            lease_token = t.lease_token + 1 + floor(random() * 1000000000)::bigint,
             lease_owner = p_worker_id,
             lease_expires_at = v_now + p_lease,
             started_at = v_now

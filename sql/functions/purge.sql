@@ -27,10 +27,11 @@ BEGIN
     WITH doomed AS (
         SELECT e.id
         FROM stent.executions e
-        WHERE e.finished_at < v_cutoff
+        WHERE e.created_at < v_cutoff
+          AND e.finished_at < v_cutoff
           AND (p_dead_letters OR NOT EXISTS (
                 SELECT 1 FROM stent.dead_letters d WHERE d.execution_id = e.id))
-        ORDER BY e.finished_at
+        ORDER BY e.created_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
     )
