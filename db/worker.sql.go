@@ -56,6 +56,17 @@ func (q *Queries) LeaderTryLead(ctx context.Context, db DBTX, arg *LeaderTryLead
 	return leading, err
 }
 
+const relationExists = `-- name: RelationExists :one
+SELECT (to_regclass($1::text) IS NOT NULL)::boolean AS exists
+`
+
+func (q *Queries) RelationExists(ctx context.Context, db DBTX, name string) (bool, error) {
+	row := db.QueryRow(ctx, relationExists, name)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const workerList = `-- name: WorkerList :many
 SELECT id, hostname, pid, queues, functions, tags, concurrency, state, started_at, heartbeat_at FROM stent.workers ORDER BY started_at, id
 `

@@ -184,6 +184,12 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 	require.Eventually(t, cond, waitTimeout, 10*time.Millisecond, "waiting for %s", what)
 }
 
+// requireTime checks that got is the same instant as want (the database returns local time).
+func requireTime(t *testing.T, want, got time.Time, msgAndArgs ...any) {
+	t.Helper()
+	require.True(t, want.Equal(got), "want %s, got %s %v", want.UTC(), got.UTC(), fmt.Sprint(msgAndArgs...))
+}
+
 // noJitter is a retry policy with exact delays, for tests that compute run_at.
 func noJitter(maxAttempts int, initial time.Duration) stent.RetryPolicy {
 	return stent.RetryPolicy{MaxAttempts: maxAttempts, InitialDelay: initial, BackoffFactor: 2,

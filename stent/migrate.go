@@ -95,7 +95,12 @@ func (s MigrationStatus) Current() bool {
 // GetMigrationStatus reads the schema version of the database.
 func GetMigrationStatus(ctx context.Context, pool *pgxpool.Pool) (MigrationStatus, error) {
 	st := MigrationStatus{Expected: SchemaVersion}
-	err := withMigrator(ctx, pool, func(conn *pgx.Conn, m *migrate.Migrator) error {
+	// Creating a tern migrator creates its version table; a status check must not write.
+	exists, err := store.New(pool).RelationExists(ctx, VersionTable)
+	if err != nil || !exists {
+		return st, err
+	}
+	err = withMigrator(ctx, pool, func(conn *pgx.Conn, m *migrate.Migrator) error {
 		v, err := m.GetCurrentVersion(ctx)
 		if err != nil {
 			return fmt.Errorf("stent: reading schema version: %w", err)

@@ -90,3 +90,37 @@ func TestRescueVersusComplete(t *testing.T) {
 	}
 	t.Logf("outcomes over %d rounds: %v", rounds, outcomes)
 }
+
+// TestRescueHugeBackoffFactor: a task whose backoff would overflow a double (factor 1e6 past
+// attempt 50) is still rescued, with the maximum delay, and does not stop the rescue of the
+// other expired tasks (an error in one would abort the whole stent.rescue_expired call).
+func TestRescueHugeBackoffFactor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	act := b.echo("rescue.huge")
+	_, huge := b.dispatch(t, act, "huge", stent.WithRetry(stent.RetryPolicy{
+		MaxAttempts: 1000, InitialDelay: time.Second, BackoffFactor: 1e6, MaxDelay: time.Hour, Jitter: stent.NoJitter}))
+	_, plain := b.dispatch(t, act, "plain", stent.WithRetry(noJitter(3, time.Second)))
+	_, err := b.pool.Exec(b.ctx, "update stent.tasks set attempt = 500 where id = $1", huge)
+	require.NoError(t, err)
+	require.Len(t, b.claim(t, store.ClaimParams{}), 2)
+
+	b.clock.Advance(31 * time.Second)
+	rescued, err := b.store.RescueExpired(b.ctx, 100)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []store.Rescued{{TaskID: huge, State: "pending"}, {TaskID: plain, State: "pending"}}, rescued)
+	requireTime(t, b.clock.Now().Add(time.Hour), b.task(t, huge).RunAt)
+	requireTime(t, b.clock.Now().Add(time.Second), b.task(t, plain).RunAt)
+
+	// The worker's own failure report takes the same path.
+	b.clock.Advance(time.Hour)
+	for _, tk := range b.claim(t, store.ClaimParams{}) {
+		res, err := b.store.FailTask(b.ctx, tk.ID, tk.LeaseToken, errJSON("error", "again"), true, -1)
+		require.NoError(t, err)
+		require.Equal(t, "pending", res.State)
+		if tk.ID == huge {
+			require.EqualValues(t, 502, tk.Attempt)
+			requireTime(t, b.clock.Now().Add(time.Hour), *res.RunAt)
+		}
+	}
+}

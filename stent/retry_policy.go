@@ -2,6 +2,7 @@ package stent
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -69,9 +70,9 @@ func (p RetryPolicy) validate() error {
 		return &InvalidArgumentError{Arg: "RetryPolicy.InitialDelay", Reason: "must not be negative"}
 	case p.MaxDelay < 0:
 		return &InvalidArgumentError{Arg: "RetryPolicy.MaxDelay", Reason: "must not be negative"}
-	case p.BackoffFactor < 1:
-		return &InvalidArgumentError{Arg: "RetryPolicy.BackoffFactor", Reason: fmt.Sprintf("must be at least 1, got %g", p.BackoffFactor)}
-	case p.Jitter < 0 || p.Jitter > 1:
+	case !(p.BackoffFactor >= 1) || math.IsInf(p.BackoffFactor, 1): // also rejects NaN
+		return &InvalidArgumentError{Arg: "RetryPolicy.BackoffFactor", Reason: fmt.Sprintf("must be a finite number of at least 1, got %g", p.BackoffFactor)}
+	case !(p.Jitter >= 0 && p.Jitter <= 1): // also rejects NaN
 		return &InvalidArgumentError{Arg: "RetryPolicy.Jitter", Reason: fmt.Sprintf("must be within [0, 1], got %g", p.Jitter)}
 	}
 	return nil

@@ -172,6 +172,9 @@ type EncodedError struct {
 // worker stores. Messages and stacks are cut, never dropped, to keep the record within limit.
 func EncodeAttemptError(err error, stack string, limit int) EncodedError {
 	te := newTaskError(err, stack)
+	// jsonb cannot hold NUL (\u0000): such an error could never be recorded.
+	te.Message = strings.ReplaceAll(te.Message, "\x00", "\uFFFD")
+	te.Stack = strings.ReplaceAll(te.Stack, "\x00", "\uFFFD")
 	if max := limit / 2; len(te.Message) > max {
 		te.Message = te.Message[:max] + "…(truncated)"
 	}

@@ -19,6 +19,7 @@ type attempt struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 	released bool // set under Worker.mu when released at shutdown: record nothing
+	finished bool // set under Worker.mu when the function returned: not released at shutdown
 }
 
 func (a *attempt) lease() store.Lease {
@@ -68,6 +69,7 @@ func (w *Worker) runAttempt(a *attempt) {
 
 	w.mu.Lock()
 	released := a.released
+	a.finished = true
 	w.active--
 	w.mu.Unlock()
 	w.signalWake()

@@ -3,9 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/stentdev/stent/internal/store"
+	"github.com/stentdev/stent/stent"
 )
 
 // completer records successful attempts in batches: it waits for the first completion, takes
@@ -82,14 +84,42 @@ func (c *completer) flush(batch []store.Completion) {
 		applied, e = c.w.st.CompleteTasks(ctx, batch)
 		return e
 	})
+	if err != nil && !transient(err) && len(batch) > 1 {
+		// One completion the database refuses (an output jsonb cannot hold, for example)
+		// fails the whole statement: record the batch one by one, so that it costs only its
+		// own attempt and not every attempt batched with it.
+		for i := range batch {
+			c.flush(batch[i : i+1])
+		}
+		return
+	}
+	if err != nil && !transient(err) {
+		c.w.failCompletion(batch[0], err)
+	}
 	for _, comp := range batch {
 		if err == nil && !applied[comp.TaskID] {
 			c.w.log.Warn().Int64("task_id", comp.TaskID).Msg("stent: completion rejected: the attempt lost its lease; its result is discarded")
 		}
 		c.w.forget(comp.TaskID)
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && transient(err) && !errors.Is(err, context.Canceled) {
 		c.w.log.Error().Err(err).Int("tasks", len(batch)).
 			Msg("stent: recording completions failed; the tasks will be rescued when their leases expire and run again")
 	}
+}
+
+// failCompletion records a completion the database refused as a failed attempt (retried
+// per the task's policy), instead of leaving the task to be rescued when its lease expires.
+func (w *Worker) failCompletion(comp store.Completion, cause error) {
+	err := stent.WithKind(stent.KindError, fmt.Errorf("stent: the database refused the attempt's output: %w", cause))
+	te := stent.EncodeAttemptError(err, "", w.client.Config().MaxPayloadBytes)
+	ferr := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
+		_, e := w.st.FailTask(ctx, comp.TaskID, comp.Token, te.JSON, te.Retryable, -1)
+		return e
+	})
+	ev := w.log.Error().Int64("task_id", comp.TaskID).Str("error", te.Message)
+	if ferr != nil {
+		ev = ev.AnErr("record_error", ferr)
+	}
+	ev.Msg("stent: the database refused an attempt's output; the attempt failed")
 }

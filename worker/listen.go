@@ -60,7 +60,7 @@ func (w *Worker) releaseAll() {
 	w.mu.Lock()
 	var leases []*attempt
 	for _, a := range w.held {
-		if a.ctx.Err() == nil && !a.released {
+		if !a.finished && !a.released {
 			a.released = true
 			leases = append(leases, a)
 		}

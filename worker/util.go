@@ -38,7 +38,8 @@ func withRetries(ctx context.Context, timeout time.Duration, fn func(context.Con
 }
 
 func transient(err error) bool {
-	if errors.Is(err, stent.ErrLeaseLost) || errors.Is(err, stent.ErrNotFound) || errors.Is(err, stent.ErrWrongState) {
+	if errors.Is(err, stent.ErrLeaseLost) || errors.Is(err, stent.ErrNotFound) || errors.Is(err, stent.ErrWrongState) ||
+		errors.Is(err, stent.ErrPayloadTooLarge) {
 		return false
 	}
 	var ia *stent.InvalidArgumentError

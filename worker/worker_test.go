@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,16 +18,16 @@ type num struct{ N int }
 
 // TestEndToEnd runs a batch of dispatched activities on one worker: every result comes back
 // through Wait, every attempt sees its AttemptInfo, and no more than Concurrency functions
-// run at once while at least two do (the batch cannot finish otherwise: each function waits
-// until it has overlapped with another).
+// run at once. The functions block until every slot is busy; at that point the database
+// must show exactly Concurrency running tasks (a claim is one statement, so an over-claim
+// would show there at once).
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const concurrency, tasks = 3, 12
 
 	var running, maxRunning atomic.Int32
-	overlapped := make(chan struct{})
-	var overlapOnce sync.Once
+	gate := make(chan struct{})
 	double := stent.NewActivity("e2e.double", func(ctx context.Context, in num) (int, error) {
 		cur := running.Add(1)
 		defer running.Add(-1)
@@ -38,28 +37,23 @@ func TestEndToEnd(t *testing.T) {
 				break
 			}
 		}
-		if cur >= 2 {
-			overlapOnce.Do(func() { close(overlapped) })
-		}
 		info, ok := stent.AttemptFrom(ctx)
 		if !ok || info.Attempt != 1 || info.Name != "e2e.double" || info.WorkerID != "e2e-worker" {
 			return 0, stent.Permanent(errors.New("bad attempt info"))
 		}
 		select {
-		case <-overlapped:
+		case <-gate:
 		case <-ctx.Done():
 			return 0, ctx.Err()
+		case <-b.done:
+			return 0, errors.New("test ended")
 		}
 		return 2 * in.N, nil
 	}, b.in())
 
 	w := b.startWorker(worker.Config{ID: "e2e-worker", Concurrency: concurrency})
 	require.Equal(t, worker.StateReady, w.Status())
-	select {
-	case <-w.Ready():
-	default:
-		require.FailNow(t, "Ready must be closed once the worker runs")
-	}
+	waitClosed(t, w.Ready(), "Ready")
 	require.Equal(t, int64(1), b.queryInt("select count(*) from stent.workers where id = 'e2e-worker' and state = 'running'"))
 
 	ins := make([]num, tasks)
@@ -68,6 +62,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ids, err := double.DispatchMany(b.ctx(), b.client, ins)
 	require.NoError(t, err)
+	pollUntil(t, "every slot to be busy", func() bool { return running.Load() >= concurrency })
+	require.Equal(t, int64(concurrency), b.queryInt("select count(*) from stent.tasks where state = 'running'"))
+	close(gate)
+
 	for i, id := range ids {
 		out, err := double.Wait(b.ctx(), b.client, id)
 		require.NoError(t, err)
@@ -274,4 +272,3 @@ func TestRunTwice(t *testing.T) {
 	require.NoError(t, rw.wait(t))
 	require.Error(t, rw.w.Run(b.ctx()), "a stopped worker does not run again")
 }
-

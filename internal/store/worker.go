@@ -59,3 +59,9 @@ func (s *Store) Resign(ctx context.Context, workerID string) (bool, error) {
 	ok, err := s.q.LeaderResign(ctx, s.dbtx, workerID)
 	return ok, mapError("resign", err)
 }
+
+// RelationExists reports whether a table (or other relation) exists, by qualified name.
+func (s *Store) RelationExists(ctx context.Context, name string) (bool, error) {
+	ok, err := s.q.RelationExists(ctx, s.dbtx, name)
+	return ok, mapError("relation exists", err)
+}

@@ -102,7 +102,9 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT greatest(extract(epoch FROM min(t.run_at) - stent.current_time())::double precision, 0)
+    -- (greatest() ignores NULLs: without the CASE, "none pending" would read as "due now")
+    SELECT CASE WHEN min(t.run_at) IS NOT NULL
+                THEN greatest(extract(epoch FROM min(t.run_at) - stent.current_time())::double precision, 0) END
     FROM stent.tasks t
     WHERE t.state = 'pending'
       AND t.queue = ANY (p_queues)

@@ -19,3 +19,6 @@ SELECT stent.register_worker(@worker_id::text, @hostname::text, @pid::integer, @
 
 -- name: WorkerSetState :exec
 SELECT stent.set_worker_state(@worker_id::text, @state::text);
+
+-- name: RelationExists :one
+SELECT (to_regclass(@name::text) IS NOT NULL)::boolean AS exists;
