@@ -25,7 +25,7 @@ func Open(ctx context.Context) (*pgxpool.Pool, func(), error) {
 			if errors.Is(err, pglaunch.ErrNoPostgres) {
 				return nil, nil, fmt.Errorf("no PostgreSQL found.\n"+
 					"  Install the server (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql@15),\n"+
-					"  or run `docker compose up -d` and set DATABASE_URL=postgres://postgres:stent@localhost:5432/stent?sslmode=disable\n(%w)", err)
+					"  or run `docker compose up -d --wait` and set DATABASE_URL=postgres://stent:stent@localhost:5432/stent?sslmode=disable\n(%w)", err)
 			}
 			return nil, nil, err
 		}
