@@ -1,6 +1,7 @@
 package stent_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -43,7 +44,7 @@ func TestClaimExactlyOnce(t *testing.T) {
 			<-start
 			for {
 				ts, err := st.ClaimTasks(b.ctx, store.ClaimParams{
-					WorkerID: "claimer-" + string(rune('a'+i)), Queues: []string{stent.DefaultQueue},
+					WorkerID: fmt.Sprint("claimer-", i), Queues: []string{stent.DefaultQueue},
 					Names: []string{"claim.once"}, Limit: int32(rand.IntN(50) + 1), Lease: time.Minute,
 				})
 				if err != nil {
@@ -73,6 +74,10 @@ func TestClaimExactlyOnce(t *testing.T) {
 		require.Equal(t, 1, n, "task %d claimed %d times", id, n)
 	}
 	require.Len(t, seen, tasks, "every task claimed")
+	for i := range claimers { // each task is leased to the claimer that got it
+		require.Equal(t, len(results[i]), b.count(t, "select count(*) from stent.tasks where lease_owner = $1 and id = any($2)",
+			fmt.Sprint("claimer-", i), results[i]), "claimer %d", i)
+	}
 	require.Equal(t, tasks, b.count(t, "select count(*) from stent.tasks where state = 'running' and attempt = 1 and lease_token > 0"))
 	require.Zero(t, b.count(t, "select count(*) from stent.tasks where state = 'pending'"))
 	require.Equal(t, tasks, b.count(t, "select count(*) from stent.executions where state = 'running'"))

@@ -158,6 +158,13 @@ func TestClientCancel(t *testing.T) {
 	b := setup(t)
 	act := b.echo("cancel.me")
 	id, taskID := b.dispatch(t, act, "in")
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() { // a Wait in progress when the cancel comes returns too
+		_, err := b.client.Wait(ctx, id)
+		waited <- err
+	}()
 
 	st, err := b.client.Cancel(b.ctx, id)
 	require.NoError(t, err)
@@ -165,8 +172,7 @@ func TestClientCancel(t *testing.T) {
 	require.Equal(t, "cancelled", b.task(t, taskID).State)
 	require.Empty(t, b.claim(t, store.ClaimParams{}))
 
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
+	require.ErrorIs(t, <-waited, stent.ErrCancelled)
 	e, err := b.client.Wait(ctx, id)
 	require.ErrorIs(t, err, stent.ErrCancelled)
 	require.NotErrorIs(t, err, stent.ErrTimedOut)
@@ -183,6 +189,21 @@ func TestClientCancel(t *testing.T) {
 	require.Equal(t, stent.StateCancelled, st, "cancelling again changes nothing")
 	_, err = b.client.Cancel(b.ctx, uuid.New())
 	require.ErrorIs(t, err, stent.ErrNotFound)
+}
+
+// TestClientWaitErrors: Wait on an unknown id is ErrNotFound; on a closed client, ErrClosed.
+func TestClientWaitErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, _ := b.dispatch(t, b.echo("wait.errors"), "in")
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	_, err := b.client.Wait(ctx, uuid.New())
+	require.ErrorIs(t, err, stent.ErrNotFound)
+
+	b.client.Close()
+	_, err = b.client.Wait(ctx, id)
+	require.ErrorIs(t, err, stent.ErrClosed)
 }
 
 // TestClientPurge: Purge deletes executions finished before the cutoff, with their tasks,

@@ -78,11 +78,20 @@ type Definition interface {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$`)
 
-// ValidateName checks a function or queue name: 1–200 characters of letters, digits and
+// ValidateName checks a function name or tag: 1–200 characters of letters, digits and
 // _ . : / - (not starting with punctuation other than _).
 func ValidateName(what, name string) error {
-	if len(name) == 0 || len(name) > 200 || !nameRE.MatchString(name) {
-		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("%q must be 1-200 characters of letters, digits and _ . : / -", name)}
+	return validateIdent(what, name, 200)
+}
+
+// ValidateQueue checks a queue name: like ValidateName, at most 128 characters.
+func ValidateQueue(name string) error {
+	return validateIdent("queue", name, 128)
+}
+
+func validateIdent(what, name string, maxLen int) error {
+	if len(name) == 0 || len(name) > maxLen || !nameRE.MatchString(name) {
+		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("%q must be 1-%d characters of letters, digits and _ . : / -", name, maxLen)}
 	}
 	return nil
 }
@@ -105,7 +114,7 @@ func (o FunctionOptions) withDefaults() FunctionOptions {
 }
 
 func (o FunctionOptions) validate() error {
-	if err := ValidateName("queue", o.Queue); err != nil {
+	if err := ValidateQueue(o.Queue); err != nil {
 		return err
 	}
 	if o.Priority < -1000 || o.Priority > 1000 {

@@ -72,7 +72,7 @@ func WithPriority(p int) DispatchOption {
 // WithQueue overrides the definition's queue.
 func WithQueue(q string) DispatchOption {
 	return func(o *dispatchOptions) {
-		if err := ValidateName("queue", q); err != nil {
+		if err := ValidateQueue(q); err != nil {
 			o.err = err
 		}
 		o.queue = q

@@ -89,7 +89,7 @@ func TestPayloadLimit(t *testing.T) {
 }
 
 // TestPayloadBackstop: the database refuses inputs over 2 MiB whoever inserts them — raw
-// SQL hits the executions_input_size constraint, a dispatch request gets ErrPayloadTooLarge.
+// SQL hits the executions_input_size constraint, a dispatch gets ErrPayloadTooLarge.
 func TestPayloadBackstop(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -102,6 +102,21 @@ func TestPayloadBackstop(t *testing.T) {
 	req, err := json.Marshal([]map[string]any{{"name": "raw", "input": strings.Repeat("a", backstop)}})
 	require.NoError(t, err)
 	_, err = b.store.DispatchMany(b.ctx, req)
+	require.ErrorIs(t, err, stent.ErrPayloadTooLarge)
+
+	// The backstop measures jsonb's text form, which can be far longer than the encoded
+	// input: 1e300 is 6 bytes of JSON but 301 digits as jsonb text. Such an input passes the
+	// client's limit and is refused by the database, with the same error.
+	floats := stent.NewActivity("floats", func(_ context.Context, in []float64) (int, error) { return len(in), nil },
+		stent.InRegistry(b.reg))
+	in := make([]float64, 7000)
+	for i := range in {
+		in[i] = 1e300
+	}
+	enc, err := json.Marshal(in)
+	require.NoError(t, err)
+	require.Less(t, len(enc), stent.DefaultMaxPayloadBytes/10)
+	_, err = floats.Dispatch(b.ctx, b.client, in)
 	require.ErrorIs(t, err, stent.ErrPayloadTooLarge)
 	require.Zero(t, b.count(t, "select count(*) from stent.executions"))
 	require.Zero(t, b.count(t, "select count(*) from stent.tasks"))
@@ -143,6 +158,12 @@ func TestIdempotencyRace(t *testing.T) {
 	res, err := b.store.DispatchMany(b.ctx, []byte(`[{"name":"idempotent","idempotency_key":"order-42"}]`))
 	require.NoError(t, err)
 	require.Equal(t, []store.Dispatched{{ExecutionID: ids[0], TaskID: b.rootTask(t, ids[0]).ID, Created: false}}, res)
+
+	// A key shared by a batch makes it one execution, as documented on DispatchMany.
+	batch, err := act.DispatchMany(b.ctx, b.client, []string{"x", "y", "z"}, stent.WithIdempotencyKey("batch-key"))
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{batch[0], batch[0], batch[0]}, batch)
+	require.Equal(t, 2, b.count(t, "select count(*) from stent.executions"))
 }
 
 // TestDispatchTx: a dispatch in a rolled-back transaction leaves no execution and wakes no

@@ -3,6 +3,7 @@ package stent_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestRetryOnKinds(t *testing.T) {
 		case in == "server":
 			return "", stent.WithKind("http_500", errors.New("internal server error"))
 		}
-		return "ok at attempt " + string(rune('0'+info.Attempt)), nil
+		return fmt.Sprintf("ok at attempt %d", info.Attempt), nil
 	}, stent.InRegistry(b.reg), stent.Retry(stent.RetryPolicy{
 		MaxAttempts: 3, InitialDelay: time.Minute, Jitter: stent.NoJitter, RetryOn: []string{"conn_reset"}}))
 	stenttest.StartWorker(t, b.client, worker.Config{})

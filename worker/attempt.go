@@ -32,6 +32,11 @@ func (w *Worker) startAttempt(t *store.Task) {
 	a := &attempt{task: t, ctx: ctx, cancel: cancel}
 	exec := t.ExecutionID.String()
 	w.mu.Lock()
+	if old, ok := w.held[t.ID]; ok {
+		// Claimed again (rescued or re-queued) while an older attempt of the task is still
+		// held here: that attempt lost its lease, and heartbeats no longer cover it.
+		old.cancel(stent.ErrLeaseLost)
+	}
 	w.held[t.ID] = a
 	if w.byExec[exec] == nil {
 		w.byExec[exec] = make(map[int64]*attempt)
@@ -43,12 +48,13 @@ func (w *Worker) startAttempt(t *store.Task) {
 	go w.runAttempt(a)
 }
 
-// forget removes a recorded (or lost) attempt from the held set.
-func (w *Worker) forget(taskID int64) {
+// forget removes a recorded (or lost) attempt from the held set. The token identifies the
+// attempt: a newer attempt of the same task, claimed again by this worker, is left alone.
+func (w *Worker) forget(taskID, token int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	a, ok := w.held[taskID]
-	if !ok {
+	if !ok || a.task.LeaseToken != token {
 		return
 	}
 	delete(w.held, taskID)
@@ -80,10 +86,10 @@ func (w *Worker) runAttempt(a *attempt) {
 		return // released at shutdown; nothing to record
 	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(cause, stent.ErrCancelled):
 		log.Warn().Err(cause).Msg("stent: attempt abandoned; its result is discarded")
-		w.forget(t.ID)
+		w.forget(t.ID, t.LeaseToken)
 		return
 	case err == nil && out == nil:
-		w.forget(t.ID) // transactional: completed in its own transaction
+		w.forget(t.ID, t.LeaseToken) // transactional: completed in its own transaction
 		return
 	case err == nil:
 		w.completer.add(store.Completion{TaskID: t.ID, Token: t.LeaseToken, Output: out})
@@ -152,7 +158,7 @@ func (w *Worker) invokeTx(ctx context.Context, a *attempt, def stent.Definition,
 
 // recordFailure writes a failed attempt (retry or dead letter), retrying transient errors.
 func (w *Worker) recordFailure(a *attempt, err error, log *zerologLogger) {
-	defer w.forget(a.task.ID)
+	defer w.forget(a.task.ID, a.task.LeaseToken)
 	stack := ""
 	var pe *panicError
 	if errors.As(err, &pe) {

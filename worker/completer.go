@@ -100,7 +100,7 @@ func (c *completer) flush(batch []store.Completion) {
 		if err == nil && !applied[comp.TaskID] {
 			c.w.log.Warn().Int64("task_id", comp.TaskID).Msg("stent: completion rejected: the attempt lost its lease; its result is discarded")
 		}
-		c.w.forget(comp.TaskID)
+		c.w.forget(comp.TaskID, comp.Token)
 	}
 	if err != nil && transient(err) && !errors.Is(err, context.Canceled) {
 		c.w.log.Error().Err(err).Int("tasks", len(batch)).

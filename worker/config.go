@@ -139,7 +139,7 @@ func (c Config) validate(reg *stent.Registry) error {
 		return bad("Functions", "nothing is registered: define activities before starting a worker")
 	}
 	for _, q := range c.Queues {
-		if err := stent.ValidateName("queue", q); err != nil {
+		if err := stent.ValidateQueue(q); err != nil {
 			return err
 		}
 	}

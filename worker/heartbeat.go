@@ -69,7 +69,7 @@ func (w *Worker) loseLease(l store.Lease) {
 		return
 	}
 	w.log.Warn().Int64("task_id", l.TaskID).Str("function", a.task.Name).Msg("stent: lease lost; cancelling the attempt")
-	_, _ = a, stent.ErrLeaseLost
+	a.cancel(stent.ErrLeaseLost)
 }
 
 func (w *Worker) loseAll(leases []store.Lease) {

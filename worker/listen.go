@@ -83,6 +83,6 @@ func (w *Worker) releaseAll() {
 	}
 	for _, a := range leases {
 		a.cancel(ErrShutdown)
-		w.forget(a.task.ID)
+		w.forget(a.task.ID, a.task.LeaseToken)
 	}
 }
