@@ -28,6 +28,15 @@ func (c *Client) Wait(ctx context.Context, id uuid.UUID) (*Execution, error) {
 
 	timer := time.NewTimer(c.cfg.WaitPollInterval)
 	defer timer.Stop()
+	// Read the execution only once LISTEN is in place (or the poll interval passed), so a
+	// completion between the read and the LISTEN cannot go unnoticed until the next poll.
+	select {
+	case <-h.sub.Ready():
+	case <-timer.C:
+		timer.Reset(c.cfg.WaitPollInterval)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	for {
 		row, err := c.store.GetExecution(ctx, id)
 		if err != nil {

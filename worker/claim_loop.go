@@ -71,8 +71,12 @@ func (w *Worker) claimLoop(ctx context.Context) {
 	}
 }
 
+// claim runs stent.claim_tasks. A stop does not cancel it: a claim abandoned by the client
+// may still commit in the database (the cancel request races with it), stranding its tasks
+// under a worker that never runs them until their leases expire. A finished claim's tasks
+// are started and then drained like any other.
 func (w *Worker) claim(ctx context.Context, limit int) ([]*store.Task, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.DBTimeout)
 	defer cancel()
 	return w.st.ClaimTasks(ctx, store.ClaimParams{
 		WorkerID: w.cfg.ID, Queues: w.cfg.Queues, Names: w.cfg.Functions, Tags: w.cfg.Tags,

@@ -39,7 +39,9 @@ func TestGracefulDrain(t *testing.T) {
 
 	rw.cancel()
 	pollUntil(t, "the worker to drain", func() bool { return rw.w.Status() == worker.StateDraining })
-	require.Equal(t, int64(1), b.queryInt("select count(*) from stent.workers where id = 'drainer' and state = 'draining'"))
+	pollUntil(t, "the worker to show as draining", func() bool {
+		return b.queryInt("select count(*) from stent.workers where id = 'drainer' and state = 'draining'") == 1
+	})
 	second, err := hold.Dispatch(b.ctx(), b.client, "second")
 	require.NoError(t, err)
 
@@ -114,4 +116,41 @@ func TestStopCancelsStragglers(t *testing.T) {
 			require.Equal(t, "finished on attempt 1", out)
 		})
 	}
+}
+
+// TestStopDuringClaim stops a worker while its claim statement is still running in the
+// database (blocked here on a lock the test holds on the execution row). No task may be left
+// claimed by the stopped worker: a claim the client abandons can still commit in the
+// database when the cancel request loses the race (seen under load), stranding its tasks
+// until their leases expire. So a stopping worker finishes its claim and drains the task.
+func TestStopDuringClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	echo := stent.NewActivity("claim.echo", func(ctx context.Context, s string) (string, error) { return s, nil }, b.in())
+	rw := b.runWorker(worker.Config{ID: "claimer"})
+
+	// A delayed task, so that the worker cannot claim it before the lock is held.
+	id, err := echo.Dispatch(b.ctx(), b.client, "x", stent.WithDelay(time.Hour))
+	require.NoError(t, err)
+	tx, err := b.pool.Begin(b.ctx())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	_, err = tx.Exec(b.ctx(), "select 1 from stent.executions where id = $1 for update", id)
+	require.NoError(t, err)
+	b.exec("update stent.tasks set run_at = now() - interval '1 second' where execution_id = $1", id)
+	b.exec("select pg_notify('stent_tasks', 'default')")
+	claims := func(waiting string) int64 {
+		return b.queryInt(`select count(*) from pg_stat_activity
+			where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
+			  and query ilike '%stent.claim_tasks(%' and coalesce(wait_event_type, '') like $1`, waiting)
+	}
+	pollUntil(t, "the claim to block on the lock", func() bool { return claims("Lock") == 1 })
+
+	rw.cancel() // while the claim waits for the lock
+	require.NoError(t, tx.Rollback(b.ctx()))
+	require.NoError(t, rw.wait(t))
+	require.Zero(t, claims("%"), "the claim finished before Run returned")
+	e := b.get(id)
+	require.Equal(t, stent.StateCompleted, e.State, "the stopping worker finished its claim and drained the task")
+	require.Equal(t, 1, e.Tasks[0].Attempt)
 }
