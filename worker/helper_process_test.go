@@ -18,7 +18,7 @@ import (
 	"github.com/stentdev/stent/worker"
 )
 
-// The crash tests run workers in subprocesses: the test binary itself, re-executed to run
+// The crash and signal tests run workers in subprocesses: the test binary itself, re-executed to run
 // only TestHelperProcess, configured by these environment variables.
 const (
 	envHelperMode = "STENT_WORKER_HELPER"     // helperBlock or helperExit
@@ -30,9 +30,11 @@ const (
 // Helper modes and the activity each serves. Both write a marker row when an attempt
 // starts; helperBlock's activity then blocks forever (the parent kills the process),
 // helperExit's exits the process (a task that kills its worker every time).
+// helperSignal's runs under worker.RunUntilSignal and blocks until its context ends.
 const (
-	helperBlock = "crash.block"
-	helperExit  = "crash.exit"
+	helperBlock  = "crash.block"
+	helperExit   = "crash.exit"
+	helperSignal = "signal.hold"
 )
 
 // createMarkers creates the table in which helper activities record their attempts.
@@ -74,12 +76,23 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(3)
 		return "", nil
 	}, stent.InRegistry(reg), stent.Retry(stent.RetryPolicy{MaxAttempts: 2}))
+	stent.NewActivity(helperSignal, func(ctx context.Context, in string) (string, error) {
+		if err := mark(ctx, helperSignal); err != nil {
+			return "", err
+		}
+		<-ctx.Done()
+		return "", ctx.Err()
+	}, stent.InRegistry(reg))
 	client := stenttest.Client(t, pool, stent.Config{Registry: reg, Logger: testLogger()})
 	w, err := worker.New(client, worker.Config{
 		ID: os.Getenv(envHelperID), Functions: []string{mode},
-		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour,
+		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour, ShutdownTimeout: time.Minute,
 	})
 	require.NoError(t, err)
+	if mode == helperSignal {
+		require.NoError(t, worker.RunUntilSignal(context.Background(), w))
+		return
+	}
 	require.NoError(t, w.Run(context.Background()))
 	t.Fatal("the helper worker returned; it should have been killed")
 }
