@@ -11,6 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type Backoff struct {
+	Name  string
+	Key   string
+	Until time.Time
+}
+
 type DeadLetter struct {
 	ID          int64
 	TaskID      int64
@@ -55,6 +61,7 @@ type Function struct {
 	RetryOn            []string
 	Timeout            pgtype.Interval
 	UpdatedAt          time.Time
+	KeyPath            []string
 }
 
 type Leader struct {
@@ -62,6 +69,30 @@ type Leader struct {
 	LeaderID  string
 	ElectedAt time.Time
 	ExpiresAt time.Time
+}
+
+type Limit struct {
+	Name             string
+	MaxConcurrent    pgtype.Int4
+	KeyMaxConcurrent pgtype.Int4
+	Rate             pgtype.Int4
+	RatePeriod       pgtype.Interval
+	KeyRate          pgtype.Int4
+	KeyRatePeriod    pgtype.Interval
+	Overridden       bool
+	UpdatedAt        time.Time
+}
+
+type Pause struct {
+	Kind     string
+	Name     string
+	PausedAt time.Time
+}
+
+type RateWindow struct {
+	Name   string
+	Key    string
+	Starts []time.Time
 }
 
 type Task struct {
@@ -93,6 +124,7 @@ type Task struct {
 	CreatedAt          time.Time
 	StartedAt          *time.Time
 	FinishedAt         *time.Time
+	ConcurrencyKey     pgtype.Text
 }
 
 type Worker struct {

@@ -14,7 +14,7 @@ import (
 )
 
 const taskClaim = `-- name: TaskClaim :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
                                 $5::integer, make_interval(secs => $6::double precision))
 `
 
@@ -72,6 +72,7 @@ func (q *Queries) TaskClaim(ctx context.Context, db DBTX, arg *TaskClaimParams) 
 			&i.CreatedAt,
 			&i.StartedAt,
 			&i.FinishedAt,
+			&i.ConcurrencyKey,
 		); err != nil {
 			return nil, err
 		}
@@ -137,7 +138,8 @@ func (q *Queries) TaskCompleteMany(ctx context.Context, db DBTX, arg *TaskComple
 const taskFail = `-- name: TaskFail :one
 SELECT f.state::text AS state, coalesce(f.run_at, 'epoch')::timestamptz AS run_at
 FROM stent.fail_task($1::bigint, $2::bigint, $3::jsonb, $4::boolean,
-                     make_interval(secs => $5::double precision)) AS f
+                     make_interval(secs => $5::double precision),
+                     $6::text) AS f
 `
 
 type TaskFailParams struct {
@@ -146,6 +148,7 @@ type TaskFailParams struct {
 	Error             []byte
 	Retryable         bool
 	RetryAfterSeconds pgtype.Float8
+	Scope             string
 }
 
 type TaskFailRow struct {
@@ -160,6 +163,7 @@ func (q *Queries) TaskFail(ctx context.Context, db DBTX, arg *TaskFailParams) (*
 		arg.Error,
 		arg.Retryable,
 		arg.RetryAfterSeconds,
+		arg.Scope,
 	)
 	var i TaskFailRow
 	err := row.Scan(&i.State, &i.RunAt)
@@ -167,7 +171,7 @@ func (q *Queries) TaskFail(ctx context.Context, db DBTX, arg *TaskFailParams) (*
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at FROM stent.tasks WHERE id = $1
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error) {
@@ -202,12 +206,13 @@ func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error)
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.ConcurrencyKey,
 	)
 	return &i, err
 }
 
 const taskListByExecution = `-- name: TaskListByExecution :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at FROM stent.tasks WHERE execution_id = $1 ORDER BY id
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE execution_id = $1 ORDER BY id
 `
 
 func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*Task, error) {
@@ -248,6 +253,7 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 			&i.CreatedAt,
 			&i.StartedAt,
 			&i.FinishedAt,
+			&i.ConcurrencyKey,
 		); err != nil {
 			return nil, err
 		}

@@ -22,7 +22,7 @@ func deadLetterTasks(t *testing.T, b *testBundle, name string, n int) []uuid.UUI
 		ids[i], _ = b.dispatch(t, act, fmt.Sprint(i), stent.WithRetry(stent.RetryPolicy{MaxAttempts: 1}))
 	}
 	for _, tk := range b.claim(t, store.ClaimParams{Names: []string{name}}) {
-		res, err := b.store.FailTask(b.ctx, tk.ID, tk.LeaseToken, errJSON("error", "failed "+tk.Name), true, -1)
+		res, err := b.store.FailTask(b.ctx, tk.ID, tk.LeaseToken, errJSON("error", "failed "+tk.Name), true, -1, "task")
 		require.NoError(t, err)
 		require.Equal(t, "failed", res.State)
 	}
@@ -36,7 +36,7 @@ func TestAttemptsExhausted(t *testing.T) {
 	b := setup(t)
 	execID, id := b.dispatch(t, b.echo("exhaust"), "in", stent.WithRetry(noJitter(2, time.Second)))
 	tk := b.claimOne(t, "w1")
-	res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "first"), true, -1)
+	res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "first"), true, -1, "task")
 	require.NoError(t, err)
 	require.Equal(t, "pending", res.State)
 	b.clock.Advance(time.Second)
@@ -46,7 +46,7 @@ func TestAttemptsExhausted(t *testing.T) {
 	// Rolled back: nothing at all happened.
 	tx, err := b.pool.Begin(b.ctx)
 	require.NoError(t, err)
-	res, err = b.store.WithTx(tx).FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "last"), true, -1)
+	res, err = b.store.WithTx(tx).FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "last"), true, -1, "task")
 	require.NoError(t, err)
 	require.Equal(t, "failed", res.State)
 	require.Equal(t, taskBefore, b.task(t, id), "not visible before commit")
@@ -56,7 +56,7 @@ func TestAttemptsExhausted(t *testing.T) {
 	require.Zero(t, b.count(t, "select count(*) from stent.dead_letters"))
 
 	// Committed: all three changes at once.
-	res, err = b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "last"), true, -1)
+	res, err = b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "last"), true, -1, "task")
 	require.NoError(t, err)
 	require.Equal(t, "failed", res.State)
 	task, exec := b.task(t, id), b.execution(t, execID)
@@ -77,7 +77,7 @@ func TestAttemptsExhausted(t *testing.T) {
 	requireTime(t, b.clock.Now(), dls[0].CreatedAt)
 
 	// The spent token can do nothing more.
-	_, err = b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "again"), true, -1)
+	_, err = b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "again"), true, -1, "task")
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
 	require.Equal(t, 1, b.count(t, "select count(*) from stent.dead_letters"))
 }

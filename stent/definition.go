@@ -23,7 +23,36 @@ type FunctionOptions struct {
 	Tags     []string    // routing tags (see worker.Config.Tags)
 	Retry    RetryPolicy // see RetryPolicy for defaults
 	Timeout  time.Duration
+
+	// Flow control, enforced by the database when tasks are claimed (0: no limit).
+	MaxConcurrent       int  // running attempts cluster-wide
+	MaxConcurrentPerKey int  // running attempts per concurrency key
+	Rate                Rate // starts per period, function-wide
+	RatePerKey          Rate // starts per period, per concurrency key
+	// KeyPath locates the concurrency key in the JSON input (for example ["tenant_id"]);
+	// WithConcurrencyKey sets it per dispatch instead.
+	KeyPath []string
+	// RetryAfterScope says who waits when an attempt returns RetryAfter: the task alone
+	// (ScopeTask, the default), every task of the function, or of the task's key.
+	RetryAfterScope Scope
 }
+
+// Rate allows at most Count starts in any window of length Per (a sliding window on the
+// database clock).
+type Rate struct {
+	Count int
+	Per   time.Duration
+}
+
+// Scope of a RetryAfter wait.
+type Scope string
+
+// Scopes of a RetryAfter wait.
+const (
+	ScopeTask     Scope = "task"
+	ScopeFunction Scope = "function"
+	ScopeKey      Scope = "key"
+)
 
 // DefaultQueue is the queue of definitions and dispatches that name none.
 const DefaultQueue = "default"
@@ -51,6 +80,33 @@ func Retry(p RetryPolicy) Option { return func(c *defConfig) { c.opts.Retry = p 
 // Timeout bounds each attempt: its context is cancelled after d and the attempt fails with
 // kind "timeout" (an ordinary, retryable attempt failure).
 func Timeout(d time.Duration) Option { return func(c *defConfig) { c.opts.Timeout = d } }
+
+// MaxConcurrent allows at most n running attempts of the function across every worker. The
+// limit is strict: claims of a limited function are serialized in the database.
+func MaxConcurrent(n int) Option { return func(c *defConfig) { c.opts.MaxConcurrent = n } }
+
+// MaxConcurrentPerKey allows at most n running attempts per concurrency key (see KeyField),
+// so that one tenant cannot take every slot.
+func MaxConcurrentPerKey(n int) Option { return func(c *defConfig) { c.opts.MaxConcurrentPerKey = n } }
+
+// RateLimit allows at most n starts of the function in any window of length per.
+func RateLimit(n int, per time.Duration) Option {
+	return func(c *defConfig) { c.opts.Rate = Rate{Count: n, Per: per} }
+}
+
+// RateLimitPerKey allows at most n starts per concurrency key in any window of length per.
+func RateLimitPerKey(n int, per time.Duration) Option {
+	return func(c *defConfig) { c.opts.RatePerKey = Rate{Count: n, Per: per} }
+}
+
+// KeyField derives the concurrency key from the input: the JSON value at path (field names,
+// or array indexes as decimal strings), for example KeyField("customer", "id"). It applies to
+// SQL dispatches too.
+func KeyField(path ...string) Option { return func(c *defConfig) { c.opts.KeyPath = path } }
+
+// RetryAfterScope makes a RetryAfter returned by the function delay every task of the
+// function (ScopeFunction) or of the task's concurrency key (ScopeKey), not only the task.
+func RetryAfterScope(s Scope) Option { return func(c *defConfig) { c.opts.RetryAfterScope = s } }
 
 // InRegistry registers the definition in r instead of DefaultRegistry.
 func InRegistry(r *Registry) Option { return func(c *defConfig) { c.registry = r } }
@@ -109,6 +165,9 @@ func (o FunctionOptions) withDefaults() FunctionOptions {
 	if o.Queue == "" {
 		o.Queue = DefaultQueue
 	}
+	if o.RetryAfterScope == "" {
+		o.RetryAfterScope = ScopeTask
+	}
 	o.Retry = o.Retry.withDefaults()
 	return o
 }
@@ -125,6 +184,19 @@ func (o FunctionOptions) validate() error {
 	}
 	if err := validateTags(o.Tags); err != nil {
 		return err
+	}
+	if o.MaxConcurrent < 0 || o.MaxConcurrentPerKey < 0 {
+		return &InvalidArgumentError{Arg: "max concurrent", Reason: "must not be negative"}
+	}
+	for _, r := range []Rate{o.Rate, o.RatePerKey} {
+		if r.Count < 0 || r.Per < 0 || (r.Count > 0) != (r.Per > 0) {
+			return &InvalidArgumentError{Arg: "rate limit", Reason: fmt.Sprintf("needs a positive count and period, got %d per %s", r.Count, r.Per)}
+		}
+	}
+	switch o.RetryAfterScope {
+	case ScopeTask, ScopeFunction, ScopeKey:
+	default:
+		return &InvalidArgumentError{Arg: "retry-after scope", Reason: fmt.Sprintf("unknown scope %q", o.RetryAfterScope)}
 	}
 	return o.Retry.validate()
 }

@@ -24,7 +24,19 @@ type dispatchOptions struct {
 	tags           []string
 	hasTags        bool
 	retry          *RetryPolicy
+	concurrencyKey string
 	err            error
+}
+
+// WithConcurrencyKey sets the key that per-key limits and back-offs apply to (overriding the
+// definition's KeyField).
+func WithConcurrencyKey(key string) DispatchOption {
+	return func(o *dispatchOptions) {
+		if key == "" || len(key) > 256 {
+			o.err = &InvalidArgumentError{Arg: "concurrency key", Reason: "must be 1-256 bytes"}
+		}
+		o.concurrencyKey = key
+	}
 }
 
 // WithIdempotencyKey makes the dispatch create at most one execution per key: a later (or
@@ -119,6 +131,8 @@ type dispatchRequest struct {
 	RetryJitter        float64         `json:"retry_jitter"`
 	RetryOn            []string        `json:"retry_on"`
 	TimeoutMS          float64         `json:"timeout_ms,omitempty"`
+	ConcurrencyKey     string          `json:"concurrency_key,omitempty"`
+	KeyPath            []string        `json:"key_path,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -143,7 +157,7 @@ func (c *Client) newRequest(def Definition, input any, opts []DispatchOption) (d
 	r := dispatchRequest{
 		Name: def.Name(), Kind: def.Kind(), Input: in, Queue: fo.Queue, Priority: fo.Priority,
 		Tags: fo.Tags, DelayMS: ms(o.delay), IdempotencyKey: o.idempotencyKey,
-		TimeoutMS: ms(fo.Timeout),
+		TimeoutMS: ms(fo.Timeout), ConcurrencyKey: o.concurrencyKey, KeyPath: fo.KeyPath,
 	}
 	if r.Tags == nil {
 		r.Tags = []string{}

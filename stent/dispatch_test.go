@@ -49,14 +49,16 @@ func TestDispatchDelayed(t *testing.T) {
 	requireNextDue(time.Second)
 	require.Empty(t, b.claim(t, store.ClaimParams{}))
 	b.clock.Advance(time.Second)
-	requireNextDue(0)
+	// Due now: next_due reports only future instants (a due task is claimed, not waited for).
+	requireNextDue(50 * time.Minute)
 	require.Equal(t, delayed, b.claimOne(t, "w1").ID)
 	requireNextDue(50 * time.Minute)
 	require.Empty(t, b.claim(t, store.ClaimParams{}))
-	b.clock.Advance(time.Hour) // overdue: next_due is 0, not negative
-	requireNextDue(0)
-	require.Equal(t, scheduled, b.claimOne(t, "w1").ID)
+	b.clock.Advance(time.Hour) // overdue: no future instant left
 	_, ok := nextDue()
+	require.False(t, ok, "an overdue task is not a future wake-up")
+	require.Equal(t, scheduled, b.claimOne(t, "w1").ID)
+	_, ok = nextDue()
 	require.False(t, ok, "nothing pending")
 }
 

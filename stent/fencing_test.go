@@ -24,9 +24,9 @@ func requireRejected(t *testing.T, b *testBundle, id int64, workerID string, tok
 	err = b.store.CompleteTask(b.ctx, store.Completion{TaskID: id, Token: token, Output: []byte(`"stale"`)})
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
 
-	_, err = b.store.FailTask(b.ctx, id, token, errJSON("error", "stale failure"), true, -1)
+	_, err = b.store.FailTask(b.ctx, id, token, errJSON("error", "stale failure"), true, -1, "task")
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
-	_, err = b.store.FailTask(b.ctx, id, token, errJSON("error", "stale permanent failure"), false, -1)
+	_, err = b.store.FailTask(b.ctx, id, token, errJSON("error", "stale permanent failure"), false, -1, "task")
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
 
 	renewed, err := b.store.RenewLeases(b.ctx, workerID, []store.Lease{{TaskID: id, Token: token}}, time.Hour)
@@ -89,7 +89,7 @@ func TestFencingAfterRescue(t *testing.T) {
 	require.Equal(t, []int64{id}, renewed)
 	requireTime(t, b.clock.Now().Add(time.Hour), *b.task(t, id).LeaseExpiresAt)
 
-	res, err := b.store.FailTask(b.ctx, id, second.LeaseToken, errJSON("error", "boom"), true, 0)
+	res, err := b.store.FailTask(b.ctx, id, second.LeaseToken, errJSON("error", "boom"), true, 0, "task")
 	require.NoError(t, err)
 	require.Equal(t, "pending", res.State)
 

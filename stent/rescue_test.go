@@ -115,7 +115,7 @@ func TestRescueHugeBackoffFactor(t *testing.T) {
 	// The worker's own failure report takes the same path.
 	b.clock.Advance(time.Hour)
 	for _, tk := range b.claim(t, store.ClaimParams{}) {
-		res, err := b.store.FailTask(b.ctx, tk.ID, tk.LeaseToken, errJSON("error", "again"), true, -1)
+		res, err := b.store.FailTask(b.ctx, tk.ID, tk.LeaseToken, errJSON("error", "again"), true, -1, "task")
 		require.NoError(t, err)
 		require.Equal(t, "pending", res.State)
 		if tk.ID == huge {

@@ -115,7 +115,7 @@ func TestFailTaskBackoff(t *testing.T) {
 		for {
 			tk := b.claimOne(t, "w1")
 			require.Equal(t, id, tk.ID)
-			res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "boom"), true, -1)
+			res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("error", "boom"), true, -1, "task")
 			require.NoError(t, err)
 			if res.State == "failed" {
 				require.Nil(t, res.RunAt)
@@ -154,7 +154,7 @@ func TestFailTaskBackoff(t *testing.T) {
 		b := setup(t)
 		_, id := b.dispatch(t, b.echo("backoff.after"), "in")
 		tk := b.claimOne(t, "w1")
-		res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("http_429", "slow down"), true, 7*time.Second)
+		res, err := b.store.FailTask(b.ctx, id, tk.LeaseToken, errJSON("http_429", "slow down"), true, 7*time.Second, "task")
 		require.NoError(t, err)
 		require.Equal(t, "pending", res.State)
 		requireTime(t, b.clock.Now().Add(7*time.Second), *res.RunAt)

@@ -90,7 +90,9 @@ func (e *retryAfterError) Error() string { return e.err.Error() }
 func (e *retryAfterError) Unwrap() error { return e.err }
 
 // RetryAfter asks for the next attempt after d instead of the policy's backoff (for example
-// from an HTTP 429's Retry-After). The attempt still counts against MaxAttempts.
+// from an HTTP 429's Retry-After). The attempt is not counted as a failure against
+// MaxAttempts. With the definition option RetryAfterScope the wait applies to every task of
+// the function or of the task's concurrency key, so a rate-limited upstream is not hammered.
 func RetryAfter(d time.Duration, err error) error {
 	if err == nil {
 		err = errors.New("retry requested")

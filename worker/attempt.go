@@ -165,14 +165,17 @@ func (w *Worker) recordFailure(a *attempt, err error, log *zerologLogger) {
 		stack = pe.stack
 	}
 	te := stent.EncodeAttemptError(err, stack, w.client.Config().MaxPayloadBytes)
-	retryAfter := time.Duration(-1)
+	retryAfter, scope := time.Duration(-1), string(stent.ScopeTask)
 	if d, ok := stent.RetryAfterOf(err); ok {
 		retryAfter = d
+		if def, found := w.reg.Lookup(a.task.Name); found {
+			scope = string(def.Options().RetryAfterScope)
+		}
 	}
 	var res store.FailResult
 	ferr := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
 		var e error
-		res, e = w.st.FailTask(ctx, a.task.ID, a.task.LeaseToken, te.JSON, te.Retryable, retryAfter)
+		res, e = w.st.FailTask(ctx, a.task.ID, a.task.LeaseToken, te.JSON, te.Retryable, retryAfter, scope)
 		return e
 	})
 	switch {

@@ -114,7 +114,7 @@ func (w *Worker) failCompletion(comp store.Completion, cause error) {
 	err := stent.WithKind(stent.KindError, fmt.Errorf("stent: the database refused the attempt's output: %w", cause))
 	te := stent.EncodeAttemptError(err, "", w.client.Config().MaxPayloadBytes)
 	ferr := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
-		_, e := w.st.FailTask(ctx, comp.TaskID, comp.Token, te.JSON, te.Retryable, -1)
+		_, e := w.st.FailTask(ctx, comp.TaskID, comp.Token, te.JSON, te.Retryable, -1, "task")
 		return e
 	})
 	ev := w.log.Error().Int64("task_id", comp.TaskID).Str("error", te.Message)

@@ -78,6 +78,19 @@ func functionDefaults(reg *stent.Registry, names []string) ([]byte, error) {
 		RetryJitter        float64  `json:"retry_jitter"`
 		RetryOn            []string `json:"retry_on"`
 		TimeoutMS          *float64 `json:"timeout_ms"`
+		KeyPath            []string `json:"key_path,omitempty"`
+		MaxConcurrent      *int     `json:"max_concurrent,omitempty"`
+		KeyMaxConcurrent   *int     `json:"key_max_concurrent,omitempty"`
+		Rate               *int     `json:"rate,omitempty"`
+		RatePeriodMS       float64  `json:"rate_period_ms,omitempty"`
+		KeyRate            *int     `json:"key_rate,omitempty"`
+		KeyRatePeriodMS    float64  `json:"key_rate_period_ms,omitempty"`
+	}
+	positive := func(n int) *int {
+		if n <= 0 {
+			return nil
+		}
+		return &n
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	defs := make([]def, 0, len(names))
@@ -91,7 +104,10 @@ func functionDefaults(reg *stent.Registry, names []string) ([]byte, error) {
 			Name: n, Kind: d.Kind(), Queue: o.Queue, Priority: o.Priority, Tags: o.Tags,
 			MaxAttempts: o.Retry.MaxAttempts, RetryInitialMS: ms(o.Retry.InitialDelay),
 			RetryBackoffFactor: o.Retry.BackoffFactor, RetryMaxMS: ms(o.Retry.MaxDelay),
-			RetryJitter: o.Retry.Jitter, RetryOn: o.Retry.RetryOn,
+			RetryJitter: o.Retry.Jitter, RetryOn: o.Retry.RetryOn, KeyPath: o.KeyPath,
+			MaxConcurrent: positive(o.MaxConcurrent), KeyMaxConcurrent: positive(o.MaxConcurrentPerKey),
+			Rate: positive(o.Rate.Count), RatePeriodMS: ms(o.Rate.Per),
+			KeyRate: positive(o.RatePerKey.Count), KeyRatePeriodMS: ms(o.RatePerKey.Per),
 		}
 		if o.Timeout > 0 {
 			t := ms(o.Timeout)

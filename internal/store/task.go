@@ -87,9 +87,13 @@ type FailResult struct {
 	RunAt *time.Time // next attempt, when retrying
 }
 
-// FailTask records a failed attempt. retryAfter < 0 means "use the backoff policy".
-func (s *Store) FailTask(ctx context.Context, taskID, token int64, errJSON []byte, retryable bool, retryAfter time.Duration) (FailResult, error) {
-	p := &db.TaskFailParams{TaskID: taskID, Token: token, Error: errJSON, Retryable: retryable}
+// FailTask records a failed attempt. retryAfter < 0 means "use the backoff policy"; otherwise
+// the attempt is not counted and scope ("task", "function" or "key") says who waits.
+func (s *Store) FailTask(ctx context.Context, taskID, token int64, errJSON []byte, retryable bool, retryAfter time.Duration, scope string) (FailResult, error) {
+	if scope == "" {
+		scope = "task"
+	}
+	p := &db.TaskFailParams{TaskID: taskID, Token: token, Error: errJSON, Retryable: retryable, Scope: scope}
 	if retryAfter >= 0 {
 		p.RetryAfterSeconds = pgtype.Float8{Float64: retryAfter.Seconds(), Valid: true}
 	}

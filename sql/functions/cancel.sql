@@ -11,7 +11,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_now   timestamptz := stent.current_time();
-    v_state text;
+    v_state  text;
+    v_names  text[];
+    v_queues text[];
 BEGIN
     SELECT e.state INTO v_state FROM stent.executions e WHERE e.id = p_execution_id;
     IF NOT FOUND THEN
@@ -28,9 +30,18 @@ BEGIN
     ORDER BY t.id
     FOR UPDATE;
 
-    UPDATE stent.tasks t
-    SET state = 'cancelled', finished_at = v_now, lease_owner = NULL, lease_expires_at = NULL
-    WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting');
+    WITH cancelled AS (
+        UPDATE stent.tasks t
+        SET state = 'cancelled', finished_at = v_now, lease_owner = NULL, lease_expires_at = NULL
+        FROM stent.tasks old
+        WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
+          AND old.id = t.id
+        RETURNING t.name, t.queue, old.state AS was
+    )
+    SELECT array_agg(name) FILTER (WHERE was = 'running'), array_agg(queue) FILTER (WHERE was = 'running')
+    INTO v_names, v_queues
+    FROM cancelled;
+    PERFORM stent.notify_slots_freed(v_names, v_queues);
 
     UPDATE stent.executions e
     SET state = 'cancelled', finished_at = v_now,

@@ -4,7 +4,8 @@
 --   name (required), kind ('activity' | 'workflow'), input (any JSON), queue, priority, tags,
 --   run_at (timestamptz) or delay_ms, idempotency_key, deadline, parent_execution_id,
 --   max_attempts, retry_initial_delay_ms, retry_backoff_factor, retry_max_delay_ms,
---   retry_jitter, retry_on (error kinds), timeout_ms.
+--   retry_jitter, retry_on (error kinds), timeout_ms, concurrency_key, key_path (JSON path of
+--   the concurrency key inside the input, as for #>>).
 -- Missing fields come from stent.functions (what workers registered), then built-in defaults.
 -- A request whose idempotency key already names an execution creates nothing and returns
 -- that execution (created = false); concurrent dispatches with one key create one execution.
@@ -77,7 +78,12 @@ BEGIN
                coalesce((r.req->>'retry_jitter')::double precision, f.retry_jitter, 0.1) AS retry_jitter,
                CASE WHEN r.req ? 'retry_on' THEN ARRAY(SELECT jsonb_array_elements_text(r.req->'retry_on'))
                     ELSE coalesce(f.retry_on, '{}') END AS retry_on,
-               coalesce(make_interval(secs => (r.req->>'timeout_ms')::double precision / 1000), f.timeout) AS timeout
+               coalesce(make_interval(secs => (r.req->>'timeout_ms')::double precision / 1000), f.timeout) AS timeout,
+               nullif(coalesce(r.req->>'concurrency_key',
+                               coalesce(r.req->'input', 'null'::jsonb) #>> coalesce(
+                                   CASE WHEN jsonb_typeof(r.req->'key_path') = 'array'
+                                        THEN ARRAY(SELECT jsonb_array_elements_text(r.req->'key_path')) END,
+                                   f.key_path)), '') AS concurrency_key
         FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
         LEFT JOIN stent.functions f ON f.name = r.req->>'name'
     ),
@@ -95,10 +101,11 @@ BEGIN
     tins AS (
         INSERT INTO stent.tasks AS t
             (execution_id, kind, name, queue, priority, tags, max_attempts, retry_initial_delay,
-             retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, created_at)
+             retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, created_at,
+             concurrency_key)
         SELECT req.id, req.kind, req.name, req.queue, req.priority, req.tags, req.max_attempts,
                req.retry_initial_delay, req.retry_backoff_factor, req.retry_max_delay,
-               req.retry_jitter, req.retry_on, req.timeout, req.run_at, v_now
+               req.retry_jitter, req.retry_on, req.timeout, req.run_at, v_now, req.concurrency_key
         FROM req
         JOIN ins ON ins.id = req.id
         ORDER BY req.n

@@ -25,3 +25,4 @@
 {{ template "dead_letter.sql" . }}
 {{ template "purge.sql" . }}
 {{ template "worker.sql" . }}
+{{ template "flow.sql" . }}

@@ -17,5 +17,5 @@ LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 1
+    SELECT 2
 $$;

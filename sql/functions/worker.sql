@@ -53,7 +53,9 @@ END;
 $$;
 
 -- stent.register_functions: upserts the defaults of the functions a worker serves (queue,
--- priority, tags, retry policy, timeout), used by SQL dispatches that leave them unset.
+-- priority, tags, retry policy, timeout, concurrency key path), used by SQL dispatches that
+-- leave them unset, and their limits (max_concurrent, key_max_concurrent, rate and
+-- rate_period_ms, key_rate and key_rate_period_ms) unless stent.set_limits overrode them.
 -- p_functions is a JSON array of objects with the keys of stent.dispatch_many's requests.
 CREATE OR REPLACE FUNCTION stent.register_functions(p_functions jsonb)
 RETURNS void
@@ -66,7 +68,7 @@ DECLARE
 BEGIN
     INSERT INTO stent.functions AS f
         (name, kind, queue, priority, tags, max_attempts, retry_initial_delay,
-         retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, updated_at)
+         retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, key_path, updated_at)
     SELECT r->>'name', r->>'kind', r->>'queue', (r->>'priority')::smallint,
            ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'tags') WHEN 'array' THEN r->'tags' ELSE '[]' END)),
            (r->>'max_attempts')::integer,
@@ -76,6 +78,7 @@ BEGIN
            (r->>'retry_jitter')::double precision,
            ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'retry_on') WHEN 'array' THEN r->'retry_on' ELSE '[]' END)),
            make_interval(secs => (r->>'timeout_ms')::double precision / 1000),
+           CASE jsonb_typeof(r->'key_path') WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END,
            v_now
     FROM jsonb_array_elements(p_functions) AS r
     ON CONFLICT (name) DO UPDATE
@@ -84,7 +87,29 @@ BEGIN
             retry_initial_delay = EXCLUDED.retry_initial_delay,
             retry_backoff_factor = EXCLUDED.retry_backoff_factor,
             retry_max_delay = EXCLUDED.retry_max_delay, retry_jitter = EXCLUDED.retry_jitter,
-            retry_on = EXCLUDED.retry_on, timeout = EXCLUDED.timeout, updated_at = v_now;
+            retry_on = EXCLUDED.retry_on, timeout = EXCLUDED.timeout, key_path = EXCLUDED.key_path,
+            updated_at = v_now;
+
+    -- Limits from code; a function without any is removed unless overridden at run time.
+    INSERT INTO stent.limits AS l
+        (name, max_concurrent, key_max_concurrent, rate, rate_period, key_rate, key_rate_period, updated_at)
+    SELECT r->>'name', (r->>'max_concurrent')::integer, (r->>'key_max_concurrent')::integer,
+           (r->>'rate')::integer, make_interval(secs => (r->>'rate_period_ms')::double precision / 1000),
+           (r->>'key_rate')::integer, make_interval(secs => (r->>'key_rate_period_ms')::double precision / 1000),
+           v_now
+    FROM jsonb_array_elements(p_functions) AS r
+    WHERE r->>'max_concurrent' IS NOT NULL OR r->>'key_max_concurrent' IS NOT NULL
+       OR r->>'rate' IS NOT NULL OR r->>'key_rate' IS NOT NULL
+    ON CONFLICT (name) DO UPDATE
+        SET max_concurrent = EXCLUDED.max_concurrent, key_max_concurrent = EXCLUDED.key_max_concurrent,
+            rate = EXCLUDED.rate, rate_period = EXCLUDED.rate_period, key_rate = EXCLUDED.key_rate,
+            key_rate_period = EXCLUDED.key_rate_period, updated_at = v_now
+        WHERE NOT l.overridden;
+    DELETE FROM stent.limits l
+    USING jsonb_array_elements(p_functions) AS r
+    WHERE l.name = r->>'name' AND NOT l.overridden
+      AND r->>'max_concurrent' IS NULL AND r->>'key_max_concurrent' IS NULL
+      AND r->>'rate' IS NULL AND r->>'key_rate' IS NULL;
 END;
 $$;
 

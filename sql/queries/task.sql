@@ -12,7 +12,8 @@ FROM stent.complete_tasks(@task_ids::bigint[], @tokens::bigint[], @outputs::json
 -- name: TaskFail :one
 SELECT f.state::text AS state, coalesce(f.run_at, 'epoch')::timestamptz AS run_at
 FROM stent.fail_task(@task_id::bigint, @token::bigint, @error::jsonb, @retryable::boolean,
-                     make_interval(secs => sqlc.narg('retry_after_seconds')::double precision)) AS f;
+                     make_interval(secs => sqlc.narg('retry_after_seconds')::double precision),
+                     @scope::text) AS f;
 
 -- name: TaskGet :one
 SELECT * FROM stent.tasks WHERE id = @id;
