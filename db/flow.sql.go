@@ -12,6 +12,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const flowStatePrune = `-- name: FlowStatePrune :one
+SELECT stent.prune_flow_state()::bigint AS pruned
+`
+
+func (q *Queries) FlowStatePrune(ctx context.Context, db DBTX) (int64, error) {
+	row := db.QueryRow(ctx, flowStatePrune)
+	var pruned int64
+	err := row.Scan(&pruned)
+	return pruned, err
+}
+
 const limitsList = `-- name: LimitsList :many
 SELECT name, max_concurrent, key_max_concurrent, rate, rate_period, key_rate, key_rate_period, overridden, updated_at FROM stent.limits ORDER BY name
 `

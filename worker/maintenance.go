@@ -7,7 +7,8 @@ import (
 
 // maintain runs the leader-only services: every MaintenanceInterval the worker tries to take
 // or keep the leadership (a lease in stent.leader, on the database clock); the leader rescues
-// expired leases and, every PurgeInterval, purges executions past the retention period. Every
+// expired leases, prunes ended flow-control state (back-offs, empty rate windows) and, every
+// PurgeInterval, purges executions past the retention period. Every
 // action is a guarded SQL function, so two leaders at once (after a partition) are harmless.
 func (w *Worker) maintain(ctx context.Context) {
 	ticker := time.NewTicker(w.cfg.MaintenanceInterval)
@@ -47,6 +48,7 @@ func (w *Worker) maintain(ctx context.Context) {
 			continue
 		}
 		w.rescue(ctx)
+		w.pruneFlowState(ctx)
 		if w.cfg.Retention > 0 && time.Since(lastPurge) >= w.cfg.PurgeInterval {
 			lastPurge = time.Now()
 			w.purge(ctx)
@@ -101,5 +103,14 @@ func (w *Worker) purge(ctx context.Context) {
 	}
 	if total > 0 {
 		w.log.Info().Int64("executions", total).Dur("retention", w.cfg.Retention).Msg("stent: purged finished executions")
+	}
+}
+
+// pruneFlowState deletes ended back-offs and rate windows that no longer hold a start.
+func (w *Worker) pruneFlowState(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+	defer cancel()
+	if _, err := w.st.PruneFlowState(cctx); err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg("stent: pruning flow-control state")
 	}
 }

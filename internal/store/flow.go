@@ -86,3 +86,9 @@ func (s *Store) TaskBlockers(ctx context.Context, taskID int64) ([]Blocker, erro
 	}
 	return out, nil
 }
+
+// PruneFlowState deletes ended back-offs and empty rate windows.
+func (s *Store) PruneFlowState(ctx context.Context) (int64, error) {
+	n, err := s.q.FlowStatePrune(ctx, s.dbtx)
+	return n, mapError("prune flow state", err)
+}

@@ -26,3 +26,4 @@
 {{ template "purge.sql" . }}
 {{ template "worker.sql" . }}
 {{ template "flow.sql" . }}
+{{ template "prune.sql" . }}

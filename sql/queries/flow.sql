@@ -24,3 +24,6 @@ SELECT stent.resume(@kind::text, @name::text)::boolean AS resumed;
 SELECT b.reason::text AS reason, b.detail::text AS detail,
        coalesce(b.until, 'epoch')::timestamptz AS until, coalesce(b.holders, '{}')::text[] AS holders
 FROM stent.task_blockers(@task_id::bigint) AS b;
+
+-- name: FlowStatePrune :one
+SELECT stent.prune_flow_state()::bigint AS pruned;
