@@ -169,6 +169,27 @@ BEGIN
         END IF;
         CONTINUE WHEN v_cap <= 0;
 
+        IF v_limit.key_max_concurrent IS NULL AND v_limit.key_rate IS NULL THEN
+            -- Function-wide limits only: the first v_cap due tasks, found on tasks_claim_idx.
+            v_ids := v_ids || ARRAY(
+                SELECT t.id
+                FROM stent.tasks t
+                WHERE t.state = 'pending'
+                  AND t.name = v_name
+                  AND t.queue = ANY (p_queues)
+                  AND t.run_at <= p_now
+                  AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                  AND NOT EXISTS (
+                        SELECT 1 FROM stent.backoffs b
+                        WHERE b.name = v_name AND b.key IN ('', coalesce(t.concurrency_key, ''))
+                          AND b.until > p_now)
+                ORDER BY t.priority DESC, t.run_at, t.id
+                LIMIT v_cap
+                FOR UPDATE OF t SKIP LOCKED);
+            CONTINUE;
+        END IF;
+
+        -- Per-key limits: rank each key's pending tasks and keep those within the key's room.
         v_ids := v_ids || ARRAY(
             SELECT t.id
             FROM stent.tasks t
