@@ -43,6 +43,9 @@ func (c *Client) SetLimits(ctx context.Context, name string, l Limits) error {
 // ResetLimits drops a run-time override; workers registering the function restore its code's
 // limits. It returns ErrNotFound when there was no override.
 func (c *Client) ResetLimits(ctx context.Context, name string) error {
+	if err := ValidateName("function name", name); err != nil {
+		return err
+	}
 	ok, err := c.store.ResetLimits(ctx, name)
 	if err != nil {
 		return err
@@ -86,6 +89,9 @@ func (c *Client) PauseQueue(ctx context.Context, queue string) error {
 // ResumeQueue lifts a queue's pause and wakes the workers at once. It returns ErrNotFound when
 // the queue was not paused.
 func (c *Client) ResumeQueue(ctx context.Context, queue string) error {
+	if err := ValidateQueue(queue); err != nil {
+		return err
+	}
 	return c.resume(ctx, "queue", queue)
 }
 
@@ -100,7 +106,30 @@ func (c *Client) PauseFunction(ctx context.Context, name string) error {
 // ResumeFunction lifts a function's pause and wakes the workers at once. It returns
 // ErrNotFound when the function was not paused.
 func (c *Client) ResumeFunction(ctx context.Context, name string) error {
+	if err := ValidateName("function name", name); err != nil {
+		return err
+	}
 	return c.resume(ctx, "function", name)
+}
+
+// Pause is a paused queue (Kind "queue") or function (Kind "function").
+type Pause struct {
+	Kind     string
+	Name     string
+	PausedAt time.Time
+}
+
+// ListPauses returns the paused queues and functions, by kind and name.
+func (c *Client) ListPauses(ctx context.Context) ([]Pause, error) {
+	rows, err := c.store.ListPauses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pause, len(rows))
+	for i, r := range rows {
+		out[i] = Pause{Kind: r.Kind, Name: r.Name, PausedAt: r.PausedAt}
+	}
+	return out, nil
 }
 
 func (c *Client) resume(ctx context.Context, kind, name string) error {
@@ -136,4 +165,13 @@ func (c *Client) TaskBlockers(ctx context.Context, taskID int64) ([]Blocker, err
 		out[i] = Blocker(r)
 	}
 	return out, nil
+}
+
+// GetTask returns one task, for example one that TaskBlockers explains, or ErrNotFound.
+func (c *Client) GetTask(ctx context.Context, taskID int64) (*Task, error) {
+	r, err := c.store.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return taskFromRow(r), nil
 }

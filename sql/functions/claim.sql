@@ -170,22 +170,29 @@ BEGIN
         CONTINUE WHEN v_cap <= 0;
 
         IF v_limit.key_max_concurrent IS NULL AND v_limit.key_rate IS NULL THEN
-            -- Function-wide limits only: the first v_cap due tasks, found on tasks_claim_idx.
+            -- Function-wide limits only: the first v_cap due tasks, walking tasks_claim_idx in
+            -- order per queue (with queue = ANY (...) the planner sorts every pending task).
             v_ids := v_ids || ARRAY(
-                SELECT t.id
-                FROM stent.tasks t
-                WHERE t.state = 'pending'
-                  AND t.name = v_name
-                  AND t.queue = ANY (p_queues)
-                  AND t.run_at <= p_now
-                  AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
-                  AND NOT EXISTS (
-                        SELECT 1 FROM stent.backoffs b
-                        WHERE b.name = v_name AND b.key IN ('', coalesce(t.concurrency_key, ''))
-                          AND b.until > p_now)
-                ORDER BY t.priority DESC, t.run_at, t.id
-                LIMIT v_cap
-                FOR UPDATE OF t SKIP LOCKED);
+                SELECT c.id
+                FROM unnest(p_queues) AS q(queue)
+                CROSS JOIN LATERAL (
+                    SELECT t.id, t.priority, t.run_at
+                    FROM stent.tasks t
+                    WHERE t.state = 'pending'
+                      AND t.queue = q.queue
+                      AND t.name = v_name
+                      AND t.run_at <= p_now
+                      AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                      AND NOT EXISTS (
+                            SELECT 1 FROM stent.backoffs b
+                            WHERE b.name = v_name AND b.key IN ('', coalesce(t.concurrency_key, ''))
+                              AND b.until > p_now)
+                    ORDER BY t.priority DESC, t.run_at, t.id
+                    LIMIT v_cap
+                    FOR UPDATE OF t SKIP LOCKED
+                ) c
+                ORDER BY c.priority DESC, c.run_at, c.id
+                LIMIT v_cap);
             CONTINUE;
         END IF;
 

@@ -80,6 +80,10 @@ VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF coalesce(p_kind, '') NOT IN ('queue', 'function') OR coalesce(p_name, '') = '' THEN
+        RAISE EXCEPTION 'stent.resume: kind must be queue or function, and name is required'
+            USING ERRCODE = 'ST003';
+    END IF;
     DELETE FROM stent.pauses p WHERE p.kind = p_kind AND p.name = p_name;
     IF NOT FOUND THEN
         RETURN false;
@@ -127,9 +131,12 @@ BEGIN
     END IF;
 
     IF v_task.run_at > v_now THEN
-        IF v_task.error IS NOT NULL AND v_task.attempt > 0 THEN
+        -- A stored error means an attempt failed (a RetryAfter wait gives its attempt back, so
+        -- the attempt number may be 0): the failed attempt's number is in the error.
+        IF v_task.error IS NOT NULL THEN
             RETURN QUERY SELECT 'backing_off'::text, format('retrying after attempt %s failed: %s',
-                                v_task.attempt, v_task.error->>'message'), v_task.run_at, NULL::text[];
+                                coalesce(v_task.error->>'attempt', v_task.attempt::text), v_task.error->>'message'),
+                                v_task.run_at, NULL::text[];
         ELSE
             RETURN QUERY SELECT 'scheduled'::text, 'scheduled to start later', v_task.run_at, NULL::text[];
         END IF;
