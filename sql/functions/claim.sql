@@ -196,47 +196,76 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- Per-key limits: rank each key's pending tasks and keep those within the key's room.
+        -- Per-key limits: walk the distinct keys that have pending tasks (a skip scan on
+        -- tasks_key_claim_idx), and for each key with room take its first tasks in claim
+        -- order; tasks without a key are only subject to the function-wide limits. The work
+        -- grows with the number of keys, not with the backlog.
         v_ids := v_ids || ARRAY(
-            SELECT t.id
-            FROM stent.tasks t
-            WHERE t.id = ANY (ARRAY(
-                SELECT c.id
-                FROM (
-                    SELECT t2.id, t2.priority, t2.run_at, t2.concurrency_key,
-                           row_number() OVER (PARTITION BY t2.concurrency_key
-                                              ORDER BY t2.priority DESC, t2.run_at, t2.id) AS rn
-                    FROM stent.tasks t2
-                    WHERE t2.state = 'pending'
-                      AND t2.name = v_name
-                      AND t2.queue = ANY (p_queues)
-                      AND t2.run_at <= p_now
-                      AND (cardinality(p_tags) = 0 OR cardinality(t2.tags) = 0 OR t2.tags && p_tags)
+            WITH RECURSIVE keys(k) AS (
+                (SELECT t.concurrency_key FROM stent.tasks t
+                 WHERE t.state = 'pending' AND t.name = v_name AND t.concurrency_key IS NOT NULL
+                 ORDER BY t.concurrency_key LIMIT 1)
+                UNION ALL
+                SELECT (SELECT t.concurrency_key FROM stent.tasks t
+                        WHERE t.state = 'pending' AND t.name = v_name AND t.concurrency_key IS NOT NULL
+                          AND t.concurrency_key > keys.k
+                        ORDER BY t.concurrency_key LIMIT 1)
+                FROM keys WHERE keys.k IS NOT NULL
+            ),
+            room AS (
+                SELECT keys.k, least(
+                    v_cap,
+                    coalesce(v_limit.key_max_concurrent - (
+                        SELECT count(*) FROM stent.tasks r
+                        WHERE r.state = 'running' AND r.name = v_name AND r.concurrency_key = keys.k), v_cap),
+                    coalesce(v_limit.key_rate - (
+                        SELECT count(*) FROM stent.rate_windows w, unnest(w.starts) AS s
+                        WHERE w.name = v_name AND w.key = keys.k AND s > p_now - v_limit.key_rate_period), v_cap)
+                )::integer AS n
+                FROM keys WHERE keys.k IS NOT NULL
+            )
+            SELECT x.id
+            FROM (
+                SELECT c.id, c.priority, c.run_at
+                FROM room
+                CROSS JOIN LATERAL (
+                    SELECT t.id, t.priority, t.run_at
+                    FROM stent.tasks t
+                    WHERE t.state = 'pending'
+                      AND t.name = v_name
+                      AND t.concurrency_key = room.k
+                      AND t.queue = ANY (p_queues)
+                      AND t.run_at <= p_now
+                      AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
                       AND NOT EXISTS (
                             SELECT 1 FROM stent.backoffs b
-                            WHERE b.name = v_name AND b.key IN ('', coalesce(t2.concurrency_key, ''))
-                              AND b.until > p_now)
+                            WHERE b.name = v_name AND b.key IN ('', room.k) AND b.until > p_now)
+                    ORDER BY t.priority DESC, t.run_at, t.id
+                    LIMIT greatest(room.n, 0)
+                    FOR UPDATE OF t SKIP LOCKED
                 ) c
-                LEFT JOIN (
-                    SELECT r.concurrency_key AS k, count(*) AS n
-                    FROM stent.tasks r
-                    WHERE r.state = 'running' AND r.name = v_name AND r.concurrency_key IS NOT NULL
-                    GROUP BY r.concurrency_key
-                ) kr ON kr.k = c.concurrency_key
-                LEFT JOIN (
-                    SELECT w.key AS k, count(*) AS n
-                    FROM stent.rate_windows w, unnest(w.starts) AS s
-                    WHERE w.name = v_name AND w.key <> ''
-                      AND s > p_now - coalesce(v_limit.key_rate_period, interval '0')
-                    GROUP BY w.key
-                ) kw ON kw.k = c.concurrency_key
-                WHERE c.concurrency_key IS NULL
-                   OR ((v_limit.key_max_concurrent IS NULL OR c.rn <= v_limit.key_max_concurrent - coalesce(kr.n, 0))
-                       AND (v_limit.key_rate IS NULL OR c.rn <= v_limit.key_rate - coalesce(kw.n, 0)))
-                ORDER BY c.priority DESC, c.run_at, c.id
-                LIMIT v_cap))
-            ORDER BY t.priority DESC, t.run_at, t.id
-            FOR UPDATE OF t SKIP LOCKED);
+                UNION ALL
+                SELECT c.id, c.priority, c.run_at
+                FROM unnest(p_queues) AS q(queue)
+                CROSS JOIN LATERAL (
+                    SELECT t.id, t.priority, t.run_at
+                    FROM stent.tasks t
+                    WHERE t.state = 'pending'
+                      AND t.queue = q.queue
+                      AND t.name = v_name
+                      AND t.concurrency_key IS NULL
+                      AND t.run_at <= p_now
+                      AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                      AND NOT EXISTS (
+                            SELECT 1 FROM stent.backoffs b
+                            WHERE b.name = v_name AND b.key = '' AND b.until > p_now)
+                    ORDER BY t.priority DESC, t.run_at, t.id
+                    LIMIT v_cap
+                    FOR UPDATE OF t SKIP LOCKED
+                ) c
+            ) x
+            ORDER BY x.priority DESC, x.run_at, x.id
+            LIMIT v_cap);
     END LOOP;
     RETURN v_ids;
 END;

@@ -12,6 +12,11 @@ ALTER TABLE stent.tasks ADD CONSTRAINT tasks_concurrency_key_check
 DROP INDEX stent.tasks_running_idx;
 CREATE INDEX tasks_running_idx ON stent.tasks (name, concurrency_key) WHERE state = 'running';
 
+-- Pending keyed tasks by function and key in claim order: per-key limits walk the distinct
+-- keys and each key's first tasks on it. Tasks without a key are not in it.
+CREATE INDEX tasks_key_claim_idx ON stent.tasks (name, concurrency_key, priority DESC, run_at, id)
+    WHERE state = 'pending' AND concurrency_key IS NOT NULL;
+
 -- JSON path (as for #>>) of the concurrency key inside a function's input.
 ALTER TABLE stent.functions ADD COLUMN key_path text[];
 
@@ -69,6 +74,7 @@ DROP TABLE stent.pauses;
 DROP TABLE stent.rate_windows;
 DROP TABLE stent.limits;
 ALTER TABLE stent.functions DROP COLUMN key_path;
+DROP INDEX stent.tasks_key_claim_idx;
 DROP INDEX stent.tasks_running_idx;
 CREATE INDEX tasks_running_idx ON stent.tasks (id) WHERE state = 'running';
 ALTER TABLE stent.tasks DROP COLUMN concurrency_key;
