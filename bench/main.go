@@ -10,7 +10,9 @@
 // worker with -concurrency slots; tasks/s) and latency (idle worker, jobs enqueued one by
 // one at -rate per second; enqueue-to-start p50/p95/p99, measured from just before the
 // enqueue call to the first line of the activity). Every run verifies that every job ran
-// exactly once before its figure counts.
+// exactly once before its figure counts. limited (-limited-jobs activities limited to 5 at a
+// time, 5 ms each, queued ahead of a burn-down of -jobs no-ops; see limited.go) is run only
+// when named.
 package main
 
 import (
@@ -25,9 +27,10 @@ import (
 
 func main() {
 	var opts options
-	flag.StringVar(&opts.workload, "workload", "all", "burndown, latency or all")
+	flag.StringVar(&opts.workload, "workload", "all", "burndown, latency, all (both) or limited")
 	flag.IntVar(&opts.runs, "runs", 3, "runs per workload (median and min–max are reported)")
 	flag.IntVar(&opts.jobs, "jobs", 20000, "jobs for the burn-down")
+	flag.IntVar(&opts.limitedJobs, "limited-jobs", 2000, "limited jobs for the limited workload")
 	flag.IntVar(&opts.concurrency, "concurrency", 100, "worker slots")
 	flag.IntVar(&opts.latencyJobs, "latency-jobs", 2000, "jobs for the latency workload")
 	flag.Float64Var(&opts.rate, "rate", 200, "enqueue rate (jobs/s) for the latency workload")
@@ -67,6 +70,9 @@ func main() {
 		med, lo, hi := stats(rates)
 		fmt.Printf("burndown: median %.0f tasks/s (min %.0f, max %.0f)\n", med, lo, hi)
 	}
+	if opts.workload == "limited" {
+		runLimited(ctx, env, opts)
+	}
 	if opts.workload == "all" || opts.workload == "latency" {
 		var p50s, p95s, p99s []float64
 		for i := range opts.runs {
@@ -91,6 +97,7 @@ type options struct {
 	jobs        int
 	concurrency int
 	latencyJobs int
+	limitedJobs int
 	rate        float64
 }
 

@@ -92,7 +92,8 @@ Exit codes: 0 success, 1 invalid input or failure, 2 usage error, 130 interrupte
 		"PostgreSQL URL of the database that holds Stent (default $"+envDatabaseURL+")")
 	flags.VarP(&c.output, "output", "o", "output format: text or json")
 
-	root.AddCommand(c.migrateCommand(), c.versionCommand())
+	root.AddCommand(c.migrateCommand(), c.versionCommand(), c.limitsCommand(), c.pauseCommand(),
+		c.resumeCommand(), c.pausesCommand(), c.blockersCommand())
 	return root
 }
 
