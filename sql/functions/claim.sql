@@ -276,10 +276,11 @@ $$;
 -- window. Called by stent.claim_tasks under the functions' advisory locks.
 CREATE OR REPLACE FUNCTION stent.record_rate_starts(p_task_ids bigint[], p_now timestamptz)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
     INSERT INTO stent.rate_windows AS w (name, key, starts)
     SELECT x.name, x.key, array_fill(p_now, ARRAY[x.n])
     FROM (
@@ -299,7 +300,8 @@ AS $$
         WHERE s > p_now - coalesce(
             (SELECT CASE WHEN w.key = '' THEN l.rate_period ELSE l.key_rate_period END
              FROM stent.limits l WHERE l.name = w.name), interval '0')
-        ORDER BY s)
+        ORDER BY s);
+END;
 $$;
 
 -- stent.claim_picked: leases the given (already locked) pending tasks to a worker and returns
@@ -312,10 +314,12 @@ CREATE OR REPLACE FUNCTION stent.claim_picked(
     p_task_ids bigint[]
 )
 RETURNS SETOF stent.tasks
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     WITH claimed AS (
         UPDATE stent.tasks t
         SET state = 'running',
@@ -344,7 +348,8 @@ AS $$
            c.run_at, c.lease_owner, c.lease_token, c.lease_expires_at, c.created_at,
            c.started_at, c.finished_at, c.concurrency_key
     FROM claimed c
-    ORDER BY c.priority DESC, c.run_at, c.id
+    ORDER BY c.priority DESC, c.run_at, c.id;
+END;
 $$;
 
 -- stent.next_due: seconds until the next moment work may become claimable for this worker
@@ -353,10 +358,12 @@ $$;
 -- limit are woken by the notification sent when a slot frees.
 CREATE OR REPLACE FUNCTION stent.next_due(p_queues text[], p_names text[], p_tags text[])
 RETURNS double precision
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     SELECT extract(epoch FROM min(x.at) - stent.current_time())::double precision
     FROM (
         SELECT min(t.run_at) AS at
@@ -377,5 +384,6 @@ AS $$
         CROSS JOIN LATERAL unnest(w.starts) AS s
         WHERE w.name = ANY (p_names)
           AND s + CASE WHEN w.key = '' THEN l.rate_period ELSE l.key_rate_period END > stent.current_time()
-    ) x
+    ) x);
+END;
 $$;

@@ -83,13 +83,15 @@ $$;
 -- 8000-byte limit).
 CREATE OR REPLACE FUNCTION stent.notify_finished(p_execution_ids uuid[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_notify('stent_executions', string_agg(x.id::text, ','))
+BEGIN
+    PERFORM pg_notify('stent_executions', string_agg(x.id::text, ','))
     FROM (SELECT id, (row_number() OVER () - 1) / 100 AS g FROM unnest(p_execution_ids) AS id) x
-    GROUP BY x.g
+    GROUP BY x.g;
+END;
 $$;
 
 -- stent.notify_slots_freed: after tasks of the given functions (parallel arrays of names and
@@ -98,15 +100,17 @@ $$;
 -- when no limits exist.
 CREATE OR REPLACE FUNCTION stent.notify_slots_freed(p_names text[], p_queues text[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_notify('stent_tasks', x.queue)
+BEGIN
+    PERFORM pg_notify('stent_tasks', x.queue)
     FROM (
         SELECT DISTINCT u.queue
         FROM unnest(p_names, p_queues) AS u(name, queue)
         JOIN stent.limits l ON l.name = u.name
         WHERE l.max_concurrent IS NOT NULL OR l.key_max_concurrent IS NOT NULL
-    ) x
+    ) x;
+END;
 $$;

@@ -146,10 +146,12 @@ CREATE OR REPLACE FUNCTION stent.dispatch(
     p_kind text DEFAULT NULL
 )
 RETURNS TABLE (execution_id uuid, task_id bigint, created boolean)
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT d.execution_id, d.task_id, d.created
     FROM stent.dispatch_many(jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
         'name', p_name,
@@ -159,5 +161,6 @@ AS $$
         'run_at', p_run_at,
         'idempotency_key', p_idempotency_key,
         'max_attempts', p_max_attempts,
-        'kind', p_kind)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d
+        'kind', p_kind)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d;
+END;
 $$;

@@ -2,20 +2,24 @@
 -- time), unless the session sets stent.fake_now, which tests use to move time without sleeping.
 CREATE OR REPLACE FUNCTION stent.current_time()
 RETURNS timestamptz
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(nullif(current_setting('stent.fake_now', true), '')::timestamptz, now())
+BEGIN
+    RETURN coalesce(nullif(current_setting('stent.fake_now', true), '')::timestamptz, now());
+END;
 $$;
 
 -- stent.code_version: version of the installed function package; a worker refuses to start
 -- when it is older than the one it was built with.
 CREATE OR REPLACE FUNCTION stent.code_version()
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 2
+BEGIN
+    RETURN 2;
+END;
 $$;
