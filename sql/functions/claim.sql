@@ -98,24 +98,40 @@ BEGIN
     -- Candidates of each limited function within its capacity, then of unlimited functions;
     -- the best p_limit of all of them are claimed (the others stay pending, unlocked at commit).
     v_limited_ids := stent.claim_limited_candidates(v_limited, v_queues, p_tags, p_limit, v_now);
+    -- Unlimited functions are looked up by name on tasks_key_claim_idx here, so a limited
+    -- function's backlog ahead of them in the queue is never walked.
     SELECT array_agg(x.id ORDER BY x.priority DESC, x.run_at, x.id) INTO v_ids
     FROM (
         SELECT c.id, c.priority, c.run_at
-        FROM unnest(v_queues) AS q(queue)
+        FROM unnest(v_free) AS f(name)
         CROSS JOIN LATERAL (
-            SELECT t.id, t.priority, t.run_at
-            FROM stent.tasks t
-            WHERE t.state = 'pending'
-              AND t.queue = q.queue
-              AND t.run_at <= v_now
-              AND t.name = ANY (v_free)
-              AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
-              AND NOT (v_backoff AND EXISTS (
-                    SELECT 1 FROM stent.backoffs b
-                    WHERE b.name = t.name AND b.key IN ('', coalesce(t.concurrency_key, '')) AND b.until > v_now))
-            ORDER BY t.priority DESC, t.run_at, t.id
-            LIMIT p_limit
-            FOR UPDATE OF t SKIP LOCKED
+            SELECT * FROM (
+                SELECT t.id, t.priority, t.run_at
+                FROM stent.tasks t
+                WHERE t.state = 'pending' AND t.name = f.name AND coalesce(t.concurrency_key, '') = ''
+                  AND t.queue = ANY (v_queues)
+                  AND t.run_at <= v_now
+                  AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                  AND NOT (v_backoff AND EXISTS (
+                        SELECT 1 FROM stent.backoffs b
+                        WHERE b.name = t.name AND b.key = '' AND b.until > v_now))
+                ORDER BY t.priority DESC, t.run_at, t.id
+                LIMIT p_limit
+                FOR UPDATE OF t SKIP LOCKED) unkeyed
+            UNION ALL
+            SELECT * FROM (
+                SELECT t.id, t.priority, t.run_at
+                FROM stent.tasks t
+                WHERE t.state = 'pending' AND t.name = f.name AND coalesce(t.concurrency_key, '') > ''
+                  AND t.queue = ANY (v_queues)
+                  AND t.run_at <= v_now
+                  AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                  AND NOT (v_backoff AND EXISTS (
+                        SELECT 1 FROM stent.backoffs b
+                        WHERE b.name = t.name AND b.key IN ('', t.concurrency_key) AND b.until > v_now))
+                ORDER BY t.priority DESC, t.run_at, t.id
+                LIMIT p_limit
+                FOR UPDATE OF t SKIP LOCKED) keyed
         ) c
         UNION ALL
         SELECT t.id, t.priority, t.run_at
@@ -170,28 +186,38 @@ BEGIN
         CONTINUE WHEN v_cap <= 0;
 
         IF v_limit.key_max_concurrent IS NULL AND v_limit.key_rate IS NULL THEN
-            -- Function-wide limits only: the first v_cap due tasks, walking tasks_claim_idx in
-            -- order per queue (with queue = ANY (...) the planner sorts every pending task).
+            -- Function-wide limits only: the first v_cap due tasks of the function, from
+            -- tasks_key_claim_idx (unkeyed tasks in order; keyed ones, if any, sorted).
             v_ids := v_ids || ARRAY(
-                SELECT c.id
-                FROM unnest(p_queues) AS q(queue)
-                CROSS JOIN LATERAL (
-                    SELECT t.id, t.priority, t.run_at
-                    FROM stent.tasks t
-                    WHERE t.state = 'pending'
-                      AND t.queue = q.queue
-                      AND t.name = v_name
-                      AND t.run_at <= p_now
-                      AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
-                      AND NOT EXISTS (
-                            SELECT 1 FROM stent.backoffs b
-                            WHERE b.name = v_name AND b.key IN ('', coalesce(t.concurrency_key, ''))
-                              AND b.until > p_now)
-                    ORDER BY t.priority DESC, t.run_at, t.id
-                    LIMIT v_cap
-                    FOR UPDATE OF t SKIP LOCKED
-                ) c
-                ORDER BY c.priority DESC, c.run_at, c.id
+                SELECT x.id
+                FROM (
+                    SELECT * FROM (SELECT t.id, t.priority, t.run_at
+                     FROM stent.tasks t
+                     WHERE t.state = 'pending' AND t.name = v_name AND coalesce(t.concurrency_key, '') = ''
+                       AND t.queue = ANY (p_queues)
+                       AND t.run_at <= p_now
+                       AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                       AND NOT EXISTS (
+                             SELECT 1 FROM stent.backoffs b
+                             WHERE b.name = v_name AND b.key = '' AND b.until > p_now)
+                     ORDER BY t.priority DESC, t.run_at, t.id
+                     LIMIT v_cap
+                     FOR UPDATE OF t SKIP LOCKED) unkeyed
+                    UNION ALL
+                    SELECT * FROM (SELECT t.id, t.priority, t.run_at
+                     FROM stent.tasks t
+                     WHERE t.state = 'pending' AND t.name = v_name AND coalesce(t.concurrency_key, '') > ''
+                       AND t.queue = ANY (p_queues)
+                       AND t.run_at <= p_now
+                       AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
+                       AND NOT EXISTS (
+                             SELECT 1 FROM stent.backoffs b
+                             WHERE b.name = v_name AND b.key IN ('', t.concurrency_key) AND b.until > p_now)
+                     ORDER BY t.priority DESC, t.run_at, t.id
+                     LIMIT v_cap
+                     FOR UPDATE OF t SKIP LOCKED) keyed
+                ) x
+                ORDER BY x.priority DESC, x.run_at, x.id
                 LIMIT v_cap);
             CONTINUE;
         END IF;
@@ -202,14 +228,14 @@ BEGIN
         -- grows with the number of keys, not with the backlog.
         v_ids := v_ids || ARRAY(
             WITH RECURSIVE keys(k) AS (
-                (SELECT t.concurrency_key FROM stent.tasks t
-                 WHERE t.state = 'pending' AND t.name = v_name AND t.concurrency_key IS NOT NULL
-                 ORDER BY t.concurrency_key LIMIT 1)
+                (SELECT coalesce(t.concurrency_key, '') FROM stent.tasks t
+                 WHERE t.state = 'pending' AND t.name = v_name AND coalesce(t.concurrency_key, '') > ''
+                 ORDER BY coalesce(t.concurrency_key, '') LIMIT 1)
                 UNION ALL
-                SELECT (SELECT t.concurrency_key FROM stent.tasks t
-                        WHERE t.state = 'pending' AND t.name = v_name AND t.concurrency_key IS NOT NULL
-                          AND t.concurrency_key > keys.k
-                        ORDER BY t.concurrency_key LIMIT 1)
+                SELECT (SELECT coalesce(t.concurrency_key, '') FROM stent.tasks t
+                        WHERE t.state = 'pending' AND t.name = v_name
+                          AND coalesce(t.concurrency_key, '') > keys.k
+                        ORDER BY coalesce(t.concurrency_key, '') LIMIT 1)
                 FROM keys WHERE keys.k IS NOT NULL
             ),
             room AS (
@@ -233,7 +259,7 @@ BEGIN
                     FROM stent.tasks t
                     WHERE t.state = 'pending'
                       AND t.name = v_name
-                      AND t.concurrency_key = room.k
+                      AND coalesce(t.concurrency_key, '') = room.k
                       AND t.queue = ANY (p_queues)
                       AND t.run_at <= p_now
                       AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
@@ -246,14 +272,13 @@ BEGIN
                 ) c
                 UNION ALL
                 SELECT c.id, c.priority, c.run_at
-                FROM unnest(p_queues) AS q(queue)
-                CROSS JOIN LATERAL (
+                FROM (
                     SELECT t.id, t.priority, t.run_at
                     FROM stent.tasks t
                     WHERE t.state = 'pending'
-                      AND t.queue = q.queue
                       AND t.name = v_name
-                      AND t.concurrency_key IS NULL
+                      AND coalesce(t.concurrency_key, '') = ''
+                      AND t.queue = ANY (p_queues)
                       AND t.run_at <= p_now
                       AND (cardinality(p_tags) = 0 OR cardinality(t.tags) = 0 OR t.tags && p_tags)
                       AND NOT EXISTS (

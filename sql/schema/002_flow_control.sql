@@ -12,10 +12,13 @@ ALTER TABLE stent.tasks ADD CONSTRAINT tasks_concurrency_key_check
 DROP INDEX stent.tasks_running_idx;
 CREATE INDEX tasks_running_idx ON stent.tasks (name, concurrency_key) WHERE state = 'running';
 
--- Pending keyed tasks by function and key in claim order: per-key limits walk the distinct
--- keys and each key's first tasks on it. Tasks without a key are not in it.
-CREATE INDEX tasks_key_claim_idx ON stent.tasks (name, concurrency_key, priority DESC, run_at, id)
-    WHERE state = 'pending' AND concurrency_key IS NOT NULL;
+-- Pending tasks by function and key in claim order: claims of limited functions find their
+-- tasks here (per-key limits walk the distinct keys and each key's first tasks) instead of
+-- walking a queue's whole backlog.
+-- (coalesce, so that "no key" is an equality the planner can walk in order.)
+CREATE INDEX tasks_key_claim_idx
+    ON stent.tasks (name, (coalesce(concurrency_key, '')), priority DESC, run_at, id)
+    WHERE state = 'pending';
 
 -- JSON path (as for #>>) of the concurrency key inside a function's input.
 ALTER TABLE stent.functions ADD COLUMN key_path text[];
