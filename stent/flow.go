@@ -2,6 +2,8 @@ package stent
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/stentdev/stent/internal/store"
@@ -32,6 +34,11 @@ func (c *Client) SetLimits(ctx context.Context, name string, l Limits) error {
 	}
 	if err := l.validate(); err != nil {
 		return err
+	}
+	for _, n := range []int{l.MaxConcurrent, l.MaxConcurrentPerKey, l.Rate.Count, l.RatePerKey.Count} {
+		if n > math.MaxInt32 {
+			return &InvalidArgumentError{Arg: "limits", Reason: fmt.Sprintf("%d is over the maximum of %d", n, math.MaxInt32)}
+		}
 	}
 	err := c.store.SetLimits(ctx, name, store.LimitValues{
 		MaxConcurrent: int32(l.MaxConcurrent), KeyMaxConcurrent: int32(l.MaxConcurrentPerKey),
