@@ -95,9 +95,22 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Limited functions with no room right now (every slot taken, or the rate window full)
+    -- are left out of this claim without taking their lock; the notification sent when a
+    -- slot frees, or the next-due timer of the rate window, brings the worker back.
+    SELECT coalesce(array_agg(n ORDER BY n), '{}') INTO v_limited
+    FROM unnest(v_limited) AS n
+    JOIN stent.limits l ON l.name = n
+    WHERE (l.max_concurrent IS NULL
+           OR (SELECT count(*) FROM stent.tasks t WHERE t.state = 'running' AND t.name = n) < l.max_concurrent)
+      AND (l.rate IS NULL
+           OR (SELECT count(*) FROM stent.rate_windows w, unnest(w.starts) AS s
+               WHERE w.name = n AND w.key = '' AND s > v_now - l.rate_period) < l.rate);
+
     -- Candidates of each limited function within its capacity, then of unlimited functions;
     -- the best p_limit of all of them are claimed (the others stay pending, unlocked at commit).
-    v_limited_ids := stent.claim_limited_candidates(v_limited, v_queues, p_tags, p_limit, v_now);
+    v_limited_ids := CASE WHEN cardinality(v_limited) = 0 THEN '{}'::bigint[]
+                          ELSE stent.claim_limited_candidates(v_limited, v_queues, p_tags, p_limit, v_now) END;
     -- Unlimited functions are looked up by name on tasks_key_claim_idx here, so a limited
     -- function's backlog ahead of them in the queue is never walked.
     SELECT array_agg(x.id ORDER BY x.priority DESC, x.run_at, x.id) INTO v_ids
