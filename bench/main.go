@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&opts.runs, "runs", 3, "runs per workload (median and min–max are reported)")
 	flag.IntVar(&opts.jobs, "jobs", 20000, "jobs for the burn-down")
 	flag.IntVar(&opts.limitedJobs, "limited-jobs", 2000, "limited jobs for the limited workload")
+	flag.BoolVar(&opts.control, "control", false, "limited workload: run the same work with the limit removed (the baseline)")
 	flag.IntVar(&opts.concurrency, "concurrency", 100, "worker slots")
 	flag.IntVar(&opts.latencyJobs, "latency-jobs", 2000, "jobs for the latency workload")
 	flag.Float64Var(&opts.rate, "rate", 200, "enqueue rate (jobs/s) for the latency workload")
@@ -98,6 +99,7 @@ type options struct {
 	concurrency int
 	latencyJobs int
 	limitedJobs int
+	control     bool
 	rate        float64
 }
 
