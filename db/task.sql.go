@@ -265,6 +265,60 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 	return items, nil
 }
 
+const taskListChildren = `-- name: TaskListChildren :many
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
+`
+
+func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pgtype.Int8) ([]*Task, error) {
+	rows, err := db.Query(ctx, taskListChildren, parentTaskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Task
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.ExecutionID,
+			&i.ParentTaskID,
+			&i.Seq,
+			&i.Kind,
+			&i.Name,
+			&i.State,
+			&i.Queue,
+			&i.Priority,
+			&i.Tags,
+			&i.Input,
+			&i.Output,
+			&i.Error,
+			&i.Attempt,
+			&i.MaxAttempts,
+			&i.RetryInitialDelay,
+			&i.RetryBackoffFactor,
+			&i.RetryMaxDelay,
+			&i.RetryJitter,
+			&i.RetryOn,
+			&i.Timeout,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseExpiresAt,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.ConcurrencyKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskNextDue = `-- name: TaskNextDue :one
 SELECT coalesce(stent.next_due($1::text[], $2::text[], $3::text[]), -1)::double precision AS seconds
 `
@@ -280,6 +334,64 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 	var seconds float64
 	err := row.Scan(&seconds)
 	return seconds, err
+}
+
+const taskRecordStep = `-- name: TaskRecordStep :one
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
+                                $5::text, $6::jsonb)
+`
+
+type TaskRecordStepParams struct {
+	ParentTaskID int64
+	Token        int64
+	Seq          int32
+	Kind         string
+	Name         string
+	Output       []byte
+}
+
+func (q *Queries) TaskRecordStep(ctx context.Context, db DBTX, arg *TaskRecordStepParams) (*Task, error) {
+	row := db.QueryRow(ctx, taskRecordStep,
+		arg.ParentTaskID,
+		arg.Token,
+		arg.Seq,
+		arg.Kind,
+		arg.Name,
+		arg.Output,
+	)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.ExecutionID,
+		&i.ParentTaskID,
+		&i.Seq,
+		&i.Kind,
+		&i.Name,
+		&i.State,
+		&i.Queue,
+		&i.Priority,
+		&i.Tags,
+		&i.Input,
+		&i.Output,
+		&i.Error,
+		&i.Attempt,
+		&i.MaxAttempts,
+		&i.RetryInitialDelay,
+		&i.RetryBackoffFactor,
+		&i.RetryMaxDelay,
+		&i.RetryJitter,
+		&i.RetryOn,
+		&i.Timeout,
+		&i.RunAt,
+		&i.LeaseOwner,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ConcurrencyKey,
+	)
+	return &i, err
 }
 
 const taskRelease = `-- name: TaskRelease :many

@@ -13,7 +13,7 @@ import (
 // its lease expires; its result is recorded once. Create it with NewActivity (or
 // NewTxActivity) at package level; it registers itself in DefaultRegistry.
 type Activity[In, Out any] struct {
-	name string
+	handle[In, Out]
 	fn   func(context.Context, In) (Out, error)
 	txFn func(context.Context, pgx.Tx, In) (Out, error)
 	opts FunctionOptions
@@ -23,7 +23,7 @@ type Activity[In, Out any] struct {
 // a name registered twice (programmer errors, like an invalid regexp in regexp.MustCompile).
 func NewActivity[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...Option) *Activity[In, Out] {
 	c := buildDef(name, opts)
-	a := &Activity[In, Out]{name: name, fn: fn, opts: c.opts}
+	a := &Activity[In, Out]{handle: handle[In, Out]{name: name}, fn: fn, opts: c.opts}
 	if err := c.registry.Register(a); err != nil {
 		panic(err)
 	}
@@ -36,15 +36,12 @@ func NewActivity[In, Out any](name string, fn func(ctx context.Context, in In) (
 // lease, the transaction rolls back and nothing fn wrote remains.
 func NewTxActivity[In, Out any](name string, fn func(ctx context.Context, tx pgx.Tx, in In) (Out, error), opts ...Option) *Activity[In, Out] {
 	c := buildDef(name, opts)
-	a := &Activity[In, Out]{name: name, txFn: fn, opts: c.opts}
+	a := &Activity[In, Out]{handle: handle[In, Out]{name: name}, txFn: fn, opts: c.opts}
 	if err := c.registry.Register(a); err != nil {
 		panic(err)
 	}
 	return a
 }
-
-// Name returns the registered name.
-func (a *Activity[In, Out]) Name() string { return a.name }
 
 // Kind returns KindActivity.
 func (a *Activity[In, Out]) Kind() string { return KindActivity }
@@ -83,42 +80,9 @@ func (a *Activity[In, Out]) Invoke(ctx context.Context, inv Invocation) ([]byte,
 	return b, nil
 }
 
-// Dispatch starts an execution of the activity and returns its id.
-func (a *Activity[In, Out]) Dispatch(ctx context.Context, c *Client, in In, opts ...DispatchOption) (uuid.UUID, error) {
-	return c.dispatchOne(ctx, c.store, a.name, in, opts)
-}
-
-// DispatchTx is Dispatch inside the caller's transaction: rolled back, nothing exists and no
-// worker is notified.
-func (a *Activity[In, Out]) DispatchTx(ctx context.Context, c *Client, tx pgx.Tx, in In, opts ...DispatchOption) (uuid.UUID, error) {
-	return c.dispatchOne(ctx, c.store.WithTx(tx), a.name, in, opts)
-}
-
-// DispatchMany starts one execution per input in a single statement and returns their ids in
-// input order. The options apply to every execution (an idempotency key would make them one:
-// use Dispatch per item for keyed dispatches).
-func (a *Activity[In, Out]) DispatchMany(ctx context.Context, c *Client, ins []In, opts ...DispatchOption) ([]uuid.UUID, error) {
-	return dispatchMany(ctx, c, a, ins, opts)
-}
-
-// Wait blocks until the execution finishes and returns its typed result, or an
-// *ExecutionError (matching ErrCancelled / ErrTimedOut) when it did not complete.
-func (a *Activity[In, Out]) Wait(ctx context.Context, c *Client, id uuid.UUID) (Out, error) {
-	return waitTyped[Out](ctx, c, a.name, id)
-}
-
-// Run dispatches and waits: the Go counterpart of calling the function directly.
-func (a *Activity[In, Out]) Run(ctx context.Context, c *Client, in In, opts ...DispatchOption) (Out, error) {
-	id, err := a.Dispatch(ctx, c, in, opts...)
+func dispatchMany[In any](ctx context.Context, c *Client, name string, ins []In, opts []DispatchOption) ([]uuid.UUID, error) {
+	def, err := c.registry.require(name)
 	if err != nil {
-		var zero Out
-		return zero, err
-	}
-	return a.Wait(ctx, c, id)
-}
-
-func dispatchMany[In any](ctx context.Context, c *Client, def Definition, ins []In, opts []DispatchOption) ([]uuid.UUID, error) {
-	if _, err := c.registry.require(def.Name()); err != nil {
 		return nil, err
 	}
 	reqs := make([]dispatchRequest, len(ins))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Kinds of definitions.
@@ -113,10 +114,13 @@ func InRegistry(r *Registry) Option { return func(c *defConfig) { c.registry = r
 
 // Invocation is what a worker passes to Definition.Invoke for one attempt.
 type Invocation struct {
-	Input           []byte // the stored JSON input
-	Codec           Codec  // decodes the input and encodes the output
-	Tx              pgx.Tx // the attempt's transaction, for transactional definitions
-	MaxPayloadBytes int    // limit for the encoded output
+	Input           []byte        // the stored JSON input
+	Codec           Codec         // decodes the input and encodes the output
+	Tx              pgx.Tx        // the attempt's transaction, for transactional definitions
+	MaxPayloadBytes int           // limit for the encoded output
+	Pool            *pgxpool.Pool // where workflows load and record their checkpoints
+	TaskID          int64         // the attempt's task
+	Token           int64         // the attempt's fencing token
 }
 
 // Definition is an activity or workflow known to a Registry. Workers run definitions through

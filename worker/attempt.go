@@ -124,7 +124,10 @@ func (w *Worker) invoke(a *attempt, log *zerologLogger) (out []byte, err error) 
 			err = stent.WithKind(stent.KindTimeout, fmt.Errorf("attempt exceeded its timeout of %s: %w", intervalDuration(t.Timeout), err))
 		}
 	}()
-	inv := stent.Invocation{Input: t.Input, Codec: w.client.Config().Codec, MaxPayloadBytes: w.client.Config().MaxPayloadBytes}
+	inv := stent.Invocation{
+		Input: t.Input, Codec: w.client.Config().Codec, MaxPayloadBytes: w.client.Config().MaxPayloadBytes,
+		Pool: w.client.Pool(), TaskID: t.ID, Token: t.LeaseToken,
+	}
 	if !def.Transactional() {
 		return def.Invoke(ctx, inv)
 	}

@@ -176,3 +176,19 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// ListChildren loads every checkpoint of a workflow task, in position order (one query).
+func (s *Store) ListChildren(ctx context.Context, parentID int64) ([]*Task, error) {
+	ts, err := s.q.TaskListChildren(ctx, s.dbtx, pgtype.Int8{Int64: parentID, Valid: true})
+	return ts, mapError("list checkpoints", err)
+}
+
+// RecordStep checkpoints an inline call's output at position seq of a running workflow task,
+// fenced by its lease token; it returns the row at that position (an earlier one if the
+// position was already recorded).
+func (s *Store) RecordStep(ctx context.Context, parentID, token int64, seq int32, name string, output []byte) (*Task, error) {
+	t, err := s.q.TaskRecordStep(ctx, s.dbtx, &db.TaskRecordStepParams{
+		ParentTaskID: parentID, Token: token, Seq: seq, Kind: "step", Name: name, Output: output,
+	})
+	return t, mapError("record step", err)
+}

@@ -27,3 +27,4 @@
 {{ template "worker.sql" . }}
 {{ template "flow.sql" . }}
 {{ template "prune.sql" . }}
+{{ template "step.sql" . }}

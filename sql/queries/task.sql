@@ -35,3 +35,10 @@ FROM stent.renew_leases(@worker_id::text, @task_ids::bigint[], @tokens::bigint[]
 -- name: TaskRescueExpired :many
 SELECT r.task_id::bigint AS task_id, r.state::text AS state
 FROM stent.rescue_expired(@max_tasks::integer) AS r;
+
+-- name: TaskListChildren :many
+SELECT * FROM stent.tasks WHERE parent_task_id = @parent_task_id ORDER BY seq;
+
+-- name: TaskRecordStep :one
+SELECT * FROM stent.record_step(@parent_task_id::bigint, @token::bigint, @seq::integer, @kind::text,
+                                @name::text, @output::jsonb);

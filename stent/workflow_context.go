@@ -1,0 +1,156 @@
+package stent
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stentdev/stent/internal/store"
+)
+
+// Context is the context.Context of a running workflow; durable calls take it.
+type Context interface {
+	context.Context
+	workflowRuntime() *runtime
+}
+
+type workflowContext struct {
+	context.Context
+	rt *runtime
+}
+
+func (c *workflowContext) workflowRuntime() *runtime { return c.rt }
+
+// runtime is one attempt's view of a workflow task: its checkpoints by position, the next
+// position, and the first error that must fail the execution whatever the code returns.
+type runtime struct {
+	st     *store.Store
+	taskID int64
+	token  int64
+	codec  Codec
+	limit  int
+
+	mu          sync.Mutex
+	checkpoints map[int32]*store.Task
+	seq         int32
+	fatal       error
+}
+
+// load reads every checkpoint of the task in one query.
+func (rt *runtime) load(ctx context.Context) error {
+	rows, err := rt.st.ListChildren(ctx, rt.taskID)
+	if err != nil {
+		return err
+	}
+	rt.checkpoints = make(map[int32]*store.Task, len(rows))
+	for _, r := range rows {
+		rt.checkpoints[r.Seq.Int32] = r
+	}
+	return nil
+}
+
+// next reserves the next position and returns what is recorded there, if anything.
+func (rt *runtime) next() (int32, *store.Task) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	seq := rt.seq
+	rt.seq++
+	return seq, rt.checkpoints[seq]
+}
+
+// fail records the error that ends the execution (the first one wins) and returns it.
+func (rt *runtime) fail(err error) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.fatal == nil {
+		rt.fatal = Permanent(err)
+	}
+	return rt.fatal
+}
+
+func (rt *runtime) fatalError() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.fatal
+}
+
+// check compares a recorded call with the one made at its position.
+func (rt *runtime) check(seq int32, cp *store.Task, kind, name string) error {
+	if cp.Kind == kind && cp.Name == name {
+		return nil
+	}
+	return rt.fail(&NonDeterminismError{Position: int(seq), Recorded: cp.Kind + ":" + cp.Name, Called: kind + ":" + name})
+}
+
+// Step runs fn inline, in the workflow's goroutine, and checkpoints its result in one
+// statement: when the workflow runs again, Step returns the recorded result without calling
+// fn. An error from fn is not recorded (the step runs again when the workflow is retried) and
+// is returned to the workflow code. Use steps for work that needs no queue, retry policy or
+// worker of its own; the step's result must be encodable by the client's codec.
+func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) (T, error) {
+	var zero T
+	rt := ctx.workflowRuntime()
+	if rt == nil {
+		return zero, errNotInWorkflow
+	}
+	if err := rt.fatalError(); err != nil {
+		return zero, err
+	}
+	if err := ValidateName("step name", name); err != nil {
+		return zero, err
+	}
+	seq, cp := rt.next()
+	if cp == nil {
+		v, err := fn(ctx)
+		if err != nil {
+			return zero, err
+		}
+		b, err := encodePayload(rt.codec, rt.limit, "output of step "+name, v)
+		if err != nil {
+			return zero, rt.fail(err)
+		}
+		if cp, err = rt.st.RecordStep(ctx, rt.taskID, rt.token, seq, name, b); err != nil {
+			return zero, rt.fail(err)
+		}
+	}
+	if err := rt.check(seq, cp, "step", name); err != nil {
+		return zero, err
+	}
+	var v T
+	if err := rt.codec.Unmarshal(cp.Output, &v); err != nil {
+		return zero, rt.fail(&DecodeError{Name: name, What: "recorded step output", Err: err})
+	}
+	return v, nil
+}
+
+// recorded returns a value produced once and replayed after (Now, UUID, Rand). A failure to
+// record it fails the attempt; the fresh value is returned meanwhile.
+func recorded[T any](ctx Context, name string, fresh func() T) T {
+	v, err := Step(ctx, name, func(context.Context) (T, error) { return fresh(), nil })
+	if err != nil {
+		if rt := ctx.workflowRuntime(); rt != nil {
+			rt.fail(err)
+		}
+		return fresh()
+	}
+	return v
+}
+
+// Now returns the current time, recorded on the first run and the same on every replay.
+func Now(ctx Context) time.Time {
+	return recorded(ctx, "stent.now", func() time.Time { return time.Now().UTC() })
+}
+
+// UUID returns a random UUID, recorded on the first run and the same on every replay.
+func UUID(ctx Context) uuid.UUID {
+	return recorded(ctx, "stent.uuid", uuid.New)
+}
+
+// Rand returns a random float64 in [0, 1), recorded on the first run and the same on every
+// replay.
+func Rand(ctx Context) float64 {
+	return recorded(ctx, "stent.rand", rand.Float64)
+}
