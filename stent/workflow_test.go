@@ -78,13 +78,13 @@ func TestWorkflowRetryMemoizesSteps(t *testing.T) {
 		}
 		second = s
 		return "done", nil
-	}, stent.Retry(stent.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Nanosecond, Jitter: stent.NoJitter}), stent.InRegistry(b.reg))
+	}, stent.Retry(stent.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, Jitter: stent.NoJitter}), stent.InRegistry(b.reg))
 	id, err := wf.Dispatch(b.ctx, b.client, "x")
 	require.NoError(t, err)
 	stenttest.StartWorker(t, b.client, worker.Config{PollInterval: 10 * time.Millisecond})
 
 	pollUntil(t, "first attempt failed", func() bool { return attempts.Load() >= 1 && b.rootTask(t, id).State == "pending" })
-	b.clock.Advance(time.Second) // past the retry delay on the database clock
+	b.clock.Advance(2 * time.Second) // past the retry delay on the database clock
 	got, err := wf.Wait(b.ctx, b.client, id)
 	require.NoError(t, err)
 	require.Equal(t, "done", got)
@@ -114,13 +114,13 @@ func TestWorkflowNonDeterminism(t *testing.T) {
 			return "", errors.New("crash after the first step")
 		}
 		return "swallowed", nil
-	}, stent.Retry(stent.RetryPolicy{MaxAttempts: 5, InitialDelay: time.Nanosecond, Jitter: stent.NoJitter}), stent.InRegistry(b.reg))
+	}, stent.Retry(stent.RetryPolicy{MaxAttempts: 5, InitialDelay: time.Second, Jitter: stent.NoJitter}), stent.InRegistry(b.reg))
 	id, err := wf.Dispatch(b.ctx, b.client, "x")
 	require.NoError(t, err)
 	stenttest.StartWorker(t, b.client, worker.Config{PollInterval: 10 * time.Millisecond})
 
 	pollUntil(t, "first attempt failed", func() bool { return attempts.Load() >= 1 && b.rootTask(t, id).State == "pending" })
-	b.clock.Advance(time.Second)
+	b.clock.Advance(2 * time.Second)
 	_, err = wf.Wait(b.ctx, b.client, id)
 	var ee *stent.ExecutionError
 	require.ErrorAs(t, err, &ee)
