@@ -125,6 +125,8 @@ type Task struct {
 	StartedAt          *time.Time
 	FinishedAt         *time.Time
 	ConcurrencyKey     pgtype.Text
+	WaitRemaining      int32
+	WakesParent        bool
 }
 
 type Worker struct {

@@ -13,8 +13,63 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const taskCallChild = `-- name: TaskCallChild :one
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.call_child($1::bigint, $2::bigint, $3::integer, $4::jsonb)
+`
+
+type TaskCallChildParams struct {
+	ParentTaskID int64
+	Token        int64
+	Seq          int32
+	Request      []byte
+}
+
+func (q *Queries) TaskCallChild(ctx context.Context, db DBTX, arg *TaskCallChildParams) (*Task, error) {
+	row := db.QueryRow(ctx, taskCallChild,
+		arg.ParentTaskID,
+		arg.Token,
+		arg.Seq,
+		arg.Request,
+	)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.ExecutionID,
+		&i.ParentTaskID,
+		&i.Seq,
+		&i.Kind,
+		&i.Name,
+		&i.State,
+		&i.Queue,
+		&i.Priority,
+		&i.Tags,
+		&i.Input,
+		&i.Output,
+		&i.Error,
+		&i.Attempt,
+		&i.MaxAttempts,
+		&i.RetryInitialDelay,
+		&i.RetryBackoffFactor,
+		&i.RetryMaxDelay,
+		&i.RetryJitter,
+		&i.RetryOn,
+		&i.Timeout,
+		&i.RunAt,
+		&i.LeaseOwner,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ConcurrencyKey,
+		&i.WaitRemaining,
+		&i.WakesParent,
+	)
+	return &i, err
+}
+
 const taskClaim = `-- name: TaskClaim :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
                                 $5::integer, make_interval(secs => $6::double precision))
 `
 
@@ -73,6 +128,8 @@ func (q *Queries) TaskClaim(ctx context.Context, db DBTX, arg *TaskClaimParams) 
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.ConcurrencyKey,
+			&i.WaitRemaining,
+			&i.WakesParent,
 		); err != nil {
 			return nil, err
 		}
@@ -171,7 +228,7 @@ func (q *Queries) TaskFail(ctx context.Context, db DBTX, arg *TaskFailParams) (*
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE id = $1
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error) {
@@ -207,12 +264,14 @@ func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error)
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.ConcurrencyKey,
+		&i.WaitRemaining,
+		&i.WakesParent,
 	)
 	return &i, err
 }
 
 const taskListByExecution = `-- name: TaskListByExecution :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE execution_id = $1 ORDER BY id
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE execution_id = $1 ORDER BY id
 `
 
 func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*Task, error) {
@@ -254,6 +313,8 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.ConcurrencyKey,
+			&i.WaitRemaining,
+			&i.WakesParent,
 		); err != nil {
 			return nil, err
 		}
@@ -266,7 +327,7 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 }
 
 const taskListChildren = `-- name: TaskListChildren :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
 `
 
 func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pgtype.Int8) ([]*Task, error) {
@@ -308,6 +369,8 @@ func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pg
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.ConcurrencyKey,
+			&i.WaitRemaining,
+			&i.WakesParent,
 		); err != nil {
 			return nil, err
 		}
@@ -337,7 +400,7 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 }
 
 const taskRecordStep = `-- name: TaskRecordStep :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
                                 $5::text, $6::jsonb)
 `
 
@@ -390,6 +453,8 @@ func (q *Queries) TaskRecordStep(ctx context.Context, db DBTX, arg *TaskRecordSt
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.ConcurrencyKey,
+		&i.WaitRemaining,
+		&i.WakesParent,
 	)
 	return &i, err
 }
@@ -489,4 +554,21 @@ func (q *Queries) TaskRescueExpired(ctx context.Context, db DBTX, maxTasks int32
 		return nil, err
 	}
 	return items, nil
+}
+
+const taskSuspend = `-- name: TaskSuspend :one
+SELECT stent.suspend_task($1::bigint, $2::bigint, $3::bigint[])::boolean AS suspended
+`
+
+type TaskSuspendParams struct {
+	TaskID   int64
+	Token    int64
+	Awaiting []int64
+}
+
+func (q *Queries) TaskSuspend(ctx context.Context, db DBTX, arg *TaskSuspendParams) (bool, error) {
+	row := db.QueryRow(ctx, taskSuspend, arg.TaskID, arg.Token, arg.Awaiting)
+	var suspended bool
+	err := row.Scan(&suspended)
+	return suspended, err
 }

@@ -59,8 +59,8 @@ func (w *Workflow[In, Out]) Invoke(ctx context.Context, inv Invocation) ([]byte,
 		return nil, err
 	}
 	out, err := w.fn(&workflowContext{Context: ctx, rt: rt}, in)
-	if fatal := rt.fatalError(); fatal != nil {
-		return nil, fatal
+	if stop := rt.stopped(); stop != nil {
+		return nil, stop // a fatal error, or a suspension, whatever the code returned
 	}
 	if err != nil {
 		return nil, err

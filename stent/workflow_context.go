@@ -37,6 +37,7 @@ type runtime struct {
 	checkpoints map[int32]*store.Task
 	seq         int32
 	fatal       error
+	suspension  *Suspension
 }
 
 // load reads every checkpoint of the task in one query.
@@ -96,7 +97,7 @@ func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) 
 	if rt == nil {
 		return zero, errNotInWorkflow
 	}
-	if err := rt.fatalError(); err != nil {
+	if err := rt.stopped(); err != nil {
 		return zero, err
 	}
 	if err := ValidateName("step name", name); err != nil {

@@ -72,6 +72,17 @@ func (w *Worker) runAttempt(a *attempt) {
 	log := w.log.With().Str("execution_id", t.ExecutionID.String()).Int64("task_id", t.ID).
 		Str("function", t.Name).Int32("attempt", t.Attempt).Logger()
 	out, err := w.invoke(a, &log)
+	suspended := false
+	for range maxReplays {
+		var susp *stent.Suspension
+		if !errors.As(err, &susp) || a.ctx.Err() != nil {
+			break
+		}
+		if suspended, err = w.suspend(a, susp); suspended || err != nil {
+			break
+		}
+		out, err = w.invoke(a, &log) // the awaited children finished meanwhile: run on
+	}
 
 	w.mu.Lock()
 	released := a.released
@@ -84,7 +95,11 @@ func (w *Worker) runAttempt(a *attempt) {
 	switch {
 	case released:
 		return // released at shutdown; nothing to record
-	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(cause, stent.ErrCancelled):
+	case suspended:
+		log.Debug().Msg("stent: workflow suspended until its children finish")
+		w.forget(t.ID, t.LeaseToken)
+		return
+	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(cause, stent.ErrCancelled), errors.Is(err, stent.ErrLeaseLost):
 		log.Warn().Err(cause).Msg("stent: attempt abandoned; its result is discarded")
 		w.forget(t.ID, t.LeaseToken)
 		return
@@ -217,4 +232,21 @@ func intervalDuration(i pgtype.Interval) time.Duration {
 	}
 	return time.Duration(i.Microseconds)*time.Microsecond +
 		time.Duration(i.Days)*24*time.Hour + time.Duration(i.Months)*30*24*time.Hour
+}
+
+// maxReplays bounds how often one attempt re-runs a workflow whose awaited children finished
+// before it could suspend.
+const maxReplays = 100
+
+// suspend parks a workflow task that waits for children (stent.suspend_task): it frees the
+// slot and the database wakes the task when the last awaited child finishes. false means the
+// children already finished and the code should run again now.
+func (w *Worker) suspend(a *attempt, s *stent.Suspension) (bool, error) {
+	var ok bool
+	err := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
+		var e error
+		ok, e = w.st.SuspendTask(ctx, a.task.ID, a.task.LeaseToken, s.Awaiting)
+		return e
+	})
+	return ok, err
 }

@@ -192,3 +192,18 @@ func (s *Store) RecordStep(ctx context.Context, parentID, token int64, seq int32
 	})
 	return t, mapError("record step", err)
 }
+
+// CallChild records a workflow's call of a child task at position seq (JSON request with the
+// keys of stent.dispatch_many), fenced by the parent's lease token; it returns the row at
+// that position (an earlier one if the position was already recorded).
+func (s *Store) CallChild(ctx context.Context, parentID, token int64, seq int32, request []byte) (*Task, error) {
+	t, err := s.q.TaskCallChild(ctx, s.dbtx, &db.TaskCallChildParams{ParentTaskID: parentID, Token: token, Seq: seq, Request: request})
+	return t, mapError("call child", err)
+}
+
+// SuspendTask parks a running workflow task until the awaited children finish; false means
+// they already did (run it again now).
+func (s *Store) SuspendTask(ctx context.Context, taskID, token int64, awaiting []int64) (bool, error) {
+	ok, err := s.q.TaskSuspend(ctx, s.dbtx, &db.TaskSuspendParams{TaskID: taskID, Token: token, Awaiting: awaiting})
+	return ok, mapError("suspend task", err)
+}

@@ -18,8 +18,9 @@ DECLARE
     v_now  timestamptz := stent.current_time();
     v_done   bigint[];
     v_exec   uuid[];
-    v_names  text[];
-    v_queues text[];
+    v_names   text[];
+    v_queues  text[];
+    v_parents bigint[];
 BEGIN
     IF cardinality(p_task_ids) <> cardinality(p_tokens) OR cardinality(p_task_ids) <> cardinality(p_outputs) THEN
         RAISE EXCEPTION 'stent.complete_tasks: arrays differ in length' USING ERRCODE = 'ST003';
@@ -38,8 +39,9 @@ BEGIN
             lease_expires_at = NULL
         FROM u
         WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
-        RETURNING t.id, t.execution_id, t.parent_task_id, t.name, t.queue, u.output
+        RETURNING t.id, t.execution_id, t.parent_task_id, t.name, t.queue, t.wakes_parent, u.output
     ),
+
     finished AS (
         UPDATE stent.executions e
         SET state = 'completed', output = coalesce(d.output, 'null'::jsonb), finished_at = v_now
@@ -49,9 +51,11 @@ BEGIN
         RETURNING e.id
     )
     SELECT (SELECT array_agg(id) FROM done), (SELECT array_agg(id) FROM finished),
-           (SELECT array_agg(name) FROM done), (SELECT array_agg(queue) FROM done)
-    INTO v_done, v_exec, v_names, v_queues;
+           (SELECT array_agg(name) FROM done), (SELECT array_agg(queue) FROM done),
+           (SELECT array_agg(parent_task_id) FROM done WHERE wakes_parent)
+    INTO v_done, v_exec, v_names, v_queues, v_parents;
 
+    PERFORM stent.wake_parents(v_parents, v_now);
     PERFORM stent.notify_finished(v_exec);
     PERFORM stent.notify_slots_freed(v_names, v_queues);
 
@@ -112,5 +116,38 @@ BEGIN
         JOIN stent.limits l ON l.name = u.name
         WHERE l.max_concurrent IS NOT NULL OR l.key_max_concurrent IS NOT NULL
     ) x;
+END;
+$$;
+
+-- stent.wake_parents: one entry per awaited child that just finished (a parent appears once
+-- per such child): each waiting parent's wait_remaining drops by its count, and a parent with
+-- nothing left to wait for becomes pending, due now, and its queue is notified. Lock order:
+-- the children were locked first by the caller, then the parents here.
+CREATE OR REPLACE FUNCTION stent.wake_parents(p_parent_ids bigint[], p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_queues text[];
+BEGIN
+    IF p_parent_ids IS NULL THEN
+        RETURN;
+    END IF;
+    WITH n AS (
+        SELECT u.id, count(*)::integer AS n FROM unnest(p_parent_ids) AS u(id) GROUP BY u.id
+    ),
+    upd AS (
+        UPDATE stent.tasks p
+        SET wait_remaining = greatest(p.wait_remaining - n.n, 0),
+            state = CASE WHEN p.wait_remaining - n.n <= 0 THEN 'pending' ELSE p.state END,
+            run_at = CASE WHEN p.wait_remaining - n.n <= 0 THEN p_now ELSE p.run_at END
+        FROM n
+        WHERE p.id = n.id AND p.state = 'waiting'
+        RETURNING p.queue, p.state
+    )
+    SELECT array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'pending') INTO v_queues FROM upd;
+    PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
 END;
 $$;

@@ -28,3 +28,4 @@
 {{ template "flow.sql" . }}
 {{ template "prune.sql" . }}
 {{ template "step.sql" . }}
+{{ template "call.sql" . }}

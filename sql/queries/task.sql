@@ -42,3 +42,9 @@ SELECT * FROM stent.tasks WHERE parent_task_id = @parent_task_id ORDER BY seq;
 -- name: TaskRecordStep :one
 SELECT * FROM stent.record_step(@parent_task_id::bigint, @token::bigint, @seq::integer, @kind::text,
                                 @name::text, @output::jsonb);
+
+-- name: TaskCallChild :one
+SELECT * FROM stent.call_child(@parent_task_id::bigint, @token::bigint, @seq::integer, @request::jsonb);
+
+-- name: TaskSuspend :one
+SELECT stent.suspend_task(@task_id::bigint, @token::bigint, @awaiting::bigint[])::boolean AS suspended;

@@ -1,0 +1,112 @@
+package stent
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Suspension is returned by a workflow's Invoke when its code waits for children that have
+// not finished: the worker parks the task (stent.suspend_task) instead of holding a slot, and
+// the database makes it runnable again when the last awaited child finishes.
+type Suspension struct {
+	Awaiting []int64 // task ids of the awaited children
+}
+
+func (s *Suspension) Error() string {
+	return fmt.Sprintf("stent: workflow suspended, awaiting %d task(s)", len(s.Awaiting))
+}
+
+// Call runs the activity as a checkpointed child of the workflow: a task of its own (its
+// queue, retry policy, timeout and limits), recorded at the next position. When the workflow
+// runs again the recorded result is returned without running the activity again. While the
+// child runs, the workflow is suspended (no goroutine, no worker slot) and woken when it
+// finishes. A child that failed for good returns its *TaskError.
+func (a *Activity[In, Out]) Call(ctx Context, in In) (Out, error) {
+	return callChild[In, Out](ctx, a, in)
+}
+
+// Call runs the workflow as a checkpointed child workflow of the calling one, in the same
+// execution: its own task and checkpoints, recorded at the next position. While it runs, the
+// caller is suspended; when it finishes, the caller is woken and gets its result.
+func (w *Workflow[In, Out]) Call(ctx Context, in In) (Out, error) {
+	return callChild[In, Out](ctx, w, in)
+}
+
+func callChild[In, Out any](ctx Context, def Definition, in In) (Out, error) {
+	var zero Out
+	rt := ctx.workflowRuntime()
+	if rt == nil {
+		return zero, errNotInWorkflow
+	}
+	if err := rt.stopped(); err != nil {
+		return zero, err
+	}
+	seq, cp := rt.next()
+	if cp == nil {
+		req, err := childRequest(rt, def, in)
+		if err != nil {
+			return zero, rt.fail(err)
+		}
+		if cp, err = rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req); err != nil {
+			return zero, rt.fail(err)
+		}
+	}
+	if err := rt.check(seq, cp, def.Kind(), def.Name()); err != nil {
+		return zero, err
+	}
+	switch cp.State {
+	case "completed":
+		var v Out
+		if err := rt.codec.Unmarshal(cp.Output, &v); err != nil {
+			return zero, rt.fail(&DecodeError{Name: def.Name(), What: "recorded output", Err: err})
+		}
+		return v, nil
+	case "failed":
+		return zero, decodeTaskError(cp.Error)
+	case "cancelled":
+		return zero, ErrCancelled
+	}
+	return zero, rt.suspend(cp.ID)
+}
+
+// childRequest encodes a child call with the definition's settings.
+func childRequest(rt *runtime, def Definition, in any) ([]byte, error) {
+	input, err := encodePayload(rt.codec, rt.limit, "input of "+def.Name(), in)
+	if err != nil {
+		return nil, err
+	}
+	o := def.Options()
+	r := dispatchRequest{
+		Name: def.Name(), Kind: def.Kind(), Input: input, Queue: o.Queue, Priority: o.Priority, Tags: o.Tags,
+		MaxAttempts: o.Retry.MaxAttempts, RetryInitialMS: ms(o.Retry.InitialDelay),
+		RetryBackoffFactor: o.Retry.BackoffFactor, RetryMaxMS: ms(o.Retry.MaxDelay), RetryJitter: o.Retry.Jitter,
+		RetryOn: o.Retry.RetryOn, TimeoutMS: ms(o.Timeout), KeyPath: o.KeyPath,
+	}
+	return json.Marshal(r)
+}
+
+// suspend records that the code waits for task id and returns the Suspension every later
+// durable call also returns, so the code stops making progress until it is woken.
+func (rt *runtime) suspend(id int64) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.suspension == nil {
+		rt.suspension = &Suspension{}
+	}
+	rt.suspension.Awaiting = append(rt.suspension.Awaiting, id)
+	return rt.suspension
+}
+
+// stopped returns the error that ends this run of the code early: a fatal error or a
+// suspension.
+func (rt *runtime) stopped() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.fatal != nil {
+		return rt.fatal
+	}
+	if rt.suspension != nil {
+		return rt.suspension
+	}
+	return nil
+}
