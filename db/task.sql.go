@@ -399,6 +399,67 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 	return seconds, err
 }
 
+const taskRecordSleep = `-- name: TaskRecordSleep :one
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
+                                 make_interval(secs => $5::double precision),
+                                 $6::timestamptz)
+`
+
+type TaskRecordSleepParams struct {
+	ParentTaskID    int64
+	Token           int64
+	Seq             int32
+	Name            string
+	DurationSeconds float64
+	Until           *time.Time
+}
+
+func (q *Queries) TaskRecordSleep(ctx context.Context, db DBTX, arg *TaskRecordSleepParams) (*Task, error) {
+	row := db.QueryRow(ctx, taskRecordSleep,
+		arg.ParentTaskID,
+		arg.Token,
+		arg.Seq,
+		arg.Name,
+		arg.DurationSeconds,
+		arg.Until,
+	)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.ExecutionID,
+		&i.ParentTaskID,
+		&i.Seq,
+		&i.Kind,
+		&i.Name,
+		&i.State,
+		&i.Queue,
+		&i.Priority,
+		&i.Tags,
+		&i.Input,
+		&i.Output,
+		&i.Error,
+		&i.Attempt,
+		&i.MaxAttempts,
+		&i.RetryInitialDelay,
+		&i.RetryBackoffFactor,
+		&i.RetryMaxDelay,
+		&i.RetryJitter,
+		&i.RetryOn,
+		&i.Timeout,
+		&i.RunAt,
+		&i.LeaseOwner,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ConcurrencyKey,
+		&i.WaitRemaining,
+		&i.WakesParent,
+	)
+	return &i, err
+}
+
 const taskRecordStep = `-- name: TaskRecordStep :one
 SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
                                 $5::text, $6::jsonb)
@@ -557,17 +618,24 @@ func (q *Queries) TaskRescueExpired(ctx context.Context, db DBTX, maxTasks int32
 }
 
 const taskSuspend = `-- name: TaskSuspend :one
-SELECT stent.suspend_task($1::bigint, $2::bigint, $3::bigint[])::boolean AS suspended
+SELECT stent.suspend_task($1::bigint, $2::bigint, $3::bigint[],
+                          $4::timestamptz)::boolean AS suspended
 `
 
 type TaskSuspendParams struct {
 	TaskID   int64
 	Token    int64
 	Awaiting []int64
+	Until    *time.Time
 }
 
 func (q *Queries) TaskSuspend(ctx context.Context, db DBTX, arg *TaskSuspendParams) (bool, error) {
-	row := db.QueryRow(ctx, taskSuspend, arg.TaskID, arg.Token, arg.Awaiting)
+	row := db.QueryRow(ctx, taskSuspend,
+		arg.TaskID,
+		arg.Token,
+		arg.Awaiting,
+		arg.Until,
+	)
 	var suspended bool
 	err := row.Scan(&suspended)
 	return suspended, err

@@ -3,13 +3,15 @@ package stent
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Suspension is returned by a workflow's Invoke when its code waits for children that have
 // not finished: the worker parks the task (stent.suspend_task) instead of holding a slot, and
 // the database makes it runnable again when the last awaited child finishes.
 type Suspension struct {
-	Awaiting []int64 // task ids of the awaited children
+	Awaiting []int64    // task ids of the awaited children
+	Until    *time.Time // with no children: when a durable sleep ends
 }
 
 func (s *Suspension) Error() string {

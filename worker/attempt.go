@@ -245,7 +245,7 @@ func (w *Worker) suspend(a *attempt, s *stent.Suspension) (bool, error) {
 	var ok bool
 	err := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
 		var e error
-		ok, e = w.st.SuspendTask(ctx, a.task.ID, a.task.LeaseToken, s.Awaiting)
+		ok, e = w.st.SuspendTask(ctx, a.task.ID, a.task.LeaseToken, s.Awaiting, s.Until)
 		return e
 	})
 	return ok, err

@@ -203,7 +203,20 @@ func (s *Store) CallChild(ctx context.Context, parentID, token int64, seq int32,
 
 // SuspendTask parks a running workflow task until the awaited children finish; false means
 // they already did (run it again now).
-func (s *Store) SuspendTask(ctx context.Context, taskID, token int64, awaiting []int64) (bool, error) {
-	ok, err := s.q.TaskSuspend(ctx, s.dbtx, &db.TaskSuspendParams{TaskID: taskID, Token: token, Awaiting: awaiting})
+func (s *Store) SuspendTask(ctx context.Context, taskID, token int64, awaiting []int64, until *time.Time) (bool, error) {
+	if awaiting == nil {
+		awaiting = []int64{}
+	}
+	ok, err := s.q.TaskSuspend(ctx, s.dbtx, &db.TaskSuspendParams{TaskID: taskID, Token: token, Awaiting: awaiting, Until: until})
 	return ok, mapError("suspend task", err)
+}
+
+// RecordSleep records (once) or finds the durable timer at position seq of a running workflow
+// task; the row is completed once its deadline (run_at) has passed on the database clock.
+// A non-nil until is the deadline itself instead of now + d.
+func (s *Store) RecordSleep(ctx context.Context, parentID, token int64, seq int32, name string, d time.Duration, until *time.Time) (*Task, error) {
+	t, err := s.q.TaskRecordSleep(ctx, s.dbtx, &db.TaskRecordSleepParams{
+		ParentTaskID: parentID, Token: token, Seq: seq, Name: name, DurationSeconds: d.Seconds(), Until: until,
+	})
+	return t, mapError("record sleep", err)
 }

@@ -46,5 +46,11 @@ SELECT * FROM stent.record_step(@parent_task_id::bigint, @token::bigint, @seq::i
 -- name: TaskCallChild :one
 SELECT * FROM stent.call_child(@parent_task_id::bigint, @token::bigint, @seq::integer, @request::jsonb);
 
+-- name: TaskRecordSleep :one
+SELECT * FROM stent.record_sleep(@parent_task_id::bigint, @token::bigint, @seq::integer, @name::text,
+                                 make_interval(secs => @duration_seconds::double precision),
+                                 sqlc.narg('until')::timestamptz);
+
 -- name: TaskSuspend :one
-SELECT stent.suspend_task(@task_id::bigint, @token::bigint, @awaiting::bigint[])::boolean AS suspended;
+SELECT stent.suspend_task(@task_id::bigint, @token::bigint, @awaiting::bigint[],
+                          sqlc.narg('until')::timestamptz)::boolean AS suspended;
