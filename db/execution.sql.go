@@ -215,3 +215,20 @@ func (q *Queries) ExecutionPurge(ctx context.Context, db DBTX, arg *ExecutionPur
 	err := row.Scan(&purged)
 	return purged, err
 }
+
+const executionSignal = `-- name: ExecutionSignal :one
+SELECT stent.send_signal($1::uuid, $2::text, $3::jsonb)::bigint AS signal_id
+`
+
+type ExecutionSignalParams struct {
+	ExecutionID uuid.UUID
+	Name        string
+	Payload     []byte
+}
+
+func (q *Queries) ExecutionSignal(ctx context.Context, db DBTX, arg *ExecutionSignalParams) (int64, error) {
+	row := db.QueryRow(ctx, executionSignal, arg.ExecutionID, arg.Name, arg.Payload)
+	var signal_id int64
+	err := row.Scan(&signal_id)
+	return signal_id, err
+}

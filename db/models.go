@@ -95,6 +95,16 @@ type RateWindow struct {
 	Starts []time.Time
 }
 
+type Signal struct {
+	ID          int64
+	ExecutionID uuid.UUID
+	Name        string
+	Payload     []byte
+	CreatedAt   time.Time
+	ConsumedBy  pgtype.Int8
+	ConsumedAt  *time.Time
+}
+
 type Task struct {
 	ID                 int64
 	ExecutionID        uuid.UUID

@@ -640,3 +640,36 @@ func (q *Queries) TaskSuspend(ctx context.Context, db DBTX, arg *TaskSuspendPara
 	err := row.Scan(&suspended)
 	return suspended, err
 }
+
+const taskWaitSignal = `-- name: TaskWaitSignal :one
+SELECT w.state::text AS state, coalesce(w.payload, 'null')::jsonb AS payload, w.deadline::timestamptz AS deadline
+FROM stent.wait_signal($1::bigint, $2::bigint, $3::integer, $4::text,
+                       make_interval(secs => $5::double precision)) AS w
+`
+
+type TaskWaitSignalParams struct {
+	ParentTaskID   int64
+	Token          int64
+	Seq            int32
+	Name           string
+	TimeoutSeconds float64
+}
+
+type TaskWaitSignalRow struct {
+	State    string
+	Payload  []byte
+	Deadline time.Time
+}
+
+func (q *Queries) TaskWaitSignal(ctx context.Context, db DBTX, arg *TaskWaitSignalParams) (*TaskWaitSignalRow, error) {
+	row := db.QueryRow(ctx, taskWaitSignal,
+		arg.ParentTaskID,
+		arg.Token,
+		arg.Seq,
+		arg.Name,
+		arg.TimeoutSeconds,
+	)
+	var i TaskWaitSignalRow
+	err := row.Scan(&i.State, &i.Payload, &i.Deadline)
+	return &i, err
+}

@@ -12,6 +12,7 @@ import (
 type Suspension struct {
 	Awaiting []int64    // task ids of the awaited children
 	Until    *time.Time // with no children: when a durable sleep ends
+	Parked   bool       // already parked by the database (a signal wait): nothing to record
 }
 
 func (s *Suspension) Error() string {

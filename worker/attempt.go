@@ -242,6 +242,9 @@ const maxReplays = 100
 // slot and the database wakes the task when the last awaited child finishes. false means the
 // children already finished and the code should run again now.
 func (w *Worker) suspend(a *attempt, s *stent.Suspension) (bool, error) {
+	if s.Parked {
+		return true, nil
+	}
 	var ok bool
 	err := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
 		var e error

@@ -92,3 +92,9 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Duration, limit int32,
 func text(s string) pgtype.Text {
 	return pgtype.Text{String: s, Valid: s != ""}
 }
+
+// SendSignal sends a signal to an execution and returns its id.
+func (s *Store) SendSignal(ctx context.Context, executionID uuid.UUID, name string, payload []byte) (int64, error) {
+	id, err := s.q.ExecutionSignal(ctx, s.dbtx, &db.ExecutionSignalParams{ExecutionID: executionID, Name: name, Payload: payload})
+	return id, mapError("send signal", err)
+}

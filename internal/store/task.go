@@ -220,3 +220,21 @@ func (s *Store) RecordSleep(ctx context.Context, parentID, token int64, seq int3
 	})
 	return t, mapError("record sleep", err)
 }
+
+// SignalWait is the outcome of stent.wait_signal.
+type SignalWait struct {
+	State    string // received, timed_out, parked or mismatch
+	Payload  []byte
+	Deadline time.Time
+}
+
+// WaitSignal runs a workflow's durable signal wait at position seq (see stent.wait_signal).
+func (s *Store) WaitSignal(ctx context.Context, parentID, token int64, seq int32, name string, timeout time.Duration) (SignalWait, error) {
+	r, err := s.q.TaskWaitSignal(ctx, s.dbtx, &db.TaskWaitSignalParams{
+		ParentTaskID: parentID, Token: token, Seq: seq, Name: name, TimeoutSeconds: timeout.Seconds(),
+	})
+	if err != nil {
+		return SignalWait{}, mapError("wait signal", err)
+	}
+	return SignalWait{State: r.State, Payload: r.Payload, Deadline: r.Deadline}, nil
+}

@@ -29,3 +29,4 @@
 {{ template "prune.sql" . }}
 {{ template "step.sql" . }}
 {{ template "call.sql" . }}
+{{ template "signal.sql" . }}

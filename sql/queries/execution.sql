@@ -27,3 +27,6 @@ LIMIT @max_rows::integer;
 -- name: ExecutionPurge :one
 SELECT stent.purge(make_interval(secs => @older_than_seconds::double precision), @max_rows::integer,
                    @dead_letters::boolean)::bigint AS purged;
+
+-- name: ExecutionSignal :one
+SELECT stent.send_signal(@execution_id::uuid, @name::text, @payload::jsonb)::bigint AS signal_id;

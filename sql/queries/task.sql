@@ -54,3 +54,8 @@ SELECT * FROM stent.record_sleep(@parent_task_id::bigint, @token::bigint, @seq::
 -- name: TaskSuspend :one
 SELECT stent.suspend_task(@task_id::bigint, @token::bigint, @awaiting::bigint[],
                           sqlc.narg('until')::timestamptz)::boolean AS suspended;
+
+-- name: TaskWaitSignal :one
+SELECT w.state::text AS state, coalesce(w.payload, 'null')::jsonb AS payload, w.deadline::timestamptz AS deadline
+FROM stent.wait_signal(@parent_task_id::bigint, @token::bigint, @seq::integer, @name::text,
+                       make_interval(secs => @timeout_seconds::double precision)) AS w;

@@ -6,7 +6,25 @@ ALTER TABLE stent.tasks ADD COLUMN wait_remaining integer NOT NULL DEFAULT 0;
 ALTER TABLE stent.tasks ADD COLUMN wakes_parent boolean NOT NULL DEFAULT false;
 ALTER TABLE stent.tasks ADD CONSTRAINT tasks_wait_check CHECK (wait_remaining >= 0);
 
+-- Signals sent to executions, kept in order until a WaitSignal of that name consumes them
+-- (consumed_by: the signal-wait task that received it).
+CREATE TABLE stent.signals (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id uuid NOT NULL REFERENCES stent.executions (id) ON DELETE CASCADE,
+    name         text NOT NULL,
+    payload      jsonb NOT NULL DEFAULT 'null',
+    created_at   timestamptz NOT NULL,
+    consumed_by  bigint REFERENCES stent.tasks (id) ON DELETE SET NULL,
+    consumed_at  timestamptz,
+    CONSTRAINT signals_name_check CHECK (char_length(name) BETWEEN 1 AND 200),
+    CONSTRAINT signals_payload_size CHECK (octet_length(payload::text) <= 2097152)
+);
+
+CREATE INDEX signals_pending_idx ON stent.signals (execution_id, name, id) WHERE consumed_by IS NULL;
+
 ---- create above / drop below ----
+
+DROP TABLE stent.signals;
 
 ALTER TABLE stent.tasks DROP CONSTRAINT tasks_wait_check;
 ALTER TABLE stent.tasks DROP COLUMN wakes_parent;
