@@ -24,6 +24,30 @@ func (q *Queries) ExecutionCancel(ctx context.Context, db DBTX, id uuid.UUID) (s
 	return state, err
 }
 
+const executionCounters = `-- name: ExecutionCounters :many
+SELECT execution_id, name, value FROM stent.counters WHERE execution_id = $1 ORDER BY name
+`
+
+func (q *Queries) ExecutionCounters(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*Counter, error) {
+	rows, err := db.Query(ctx, executionCounters, executionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Counter
+	for rows.Next() {
+		var i Counter
+		if err := rows.Scan(&i.ExecutionID, &i.Name, &i.Value); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionDispatchMany = `-- name: ExecutionDispatchMany :many
 SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
        d.created::boolean AS created
@@ -198,6 +222,37 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 	return items, nil
 }
 
+const executionProgress = `-- name: ExecutionProgress :many
+SELECT id, execution_id, task_id, message, detail, created_at FROM stent.progress WHERE execution_id = $1 ORDER BY id
+`
+
+func (q *Queries) ExecutionProgress(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*ProgressEntry, error) {
+	rows, err := db.Query(ctx, executionProgress, executionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ProgressEntry
+	for rows.Next() {
+		var i ProgressEntry
+		if err := rows.Scan(
+			&i.ID,
+			&i.ExecutionID,
+			&i.TaskID,
+			&i.Message,
+			&i.Detail,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionPurge = `-- name: ExecutionPurge :one
 SELECT stent.purge(make_interval(secs => $1::double precision), $2::integer,
                    $3::boolean)::bigint AS purged
@@ -231,4 +286,33 @@ func (q *Queries) ExecutionSignal(ctx context.Context, db DBTX, arg *ExecutionSi
 	var signal_id int64
 	err := row.Scan(&signal_id)
 	return signal_id, err
+}
+
+const executionState = `-- name: ExecutionState :many
+SELECT execution_id, key, value, updated_at FROM stent.state WHERE execution_id = $1 ORDER BY key
+`
+
+func (q *Queries) ExecutionState(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*StateEntry, error) {
+	rows, err := db.Query(ctx, executionState, executionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*StateEntry
+	for rows.Next() {
+		var i StateEntry
+		if err := rows.Scan(
+			&i.ExecutionID,
+			&i.Key,
+			&i.Value,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

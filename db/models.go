@@ -17,6 +17,12 @@ type Backoff struct {
 	Until time.Time
 }
 
+type Counter struct {
+	ExecutionID uuid.UUID
+	Name        string
+	Value       float64
+}
+
 type DeadLetter struct {
 	ID          int64
 	TaskID      int64
@@ -89,6 +95,15 @@ type Pause struct {
 	PausedAt time.Time
 }
 
+type ProgressEntry struct {
+	ID          int64
+	ExecutionID uuid.UUID
+	TaskID      pgtype.Int8
+	Message     string
+	Detail      []byte
+	CreatedAt   time.Time
+}
+
 type RateWindow struct {
 	Name   string
 	Key    string
@@ -103,6 +118,13 @@ type Signal struct {
 	CreatedAt   time.Time
 	ConsumedBy  pgtype.Int8
 	ConsumedAt  *time.Time
+}
+
+type StateEntry struct {
+	ExecutionID uuid.UUID
+	Key         string
+	Value       []byte
+	UpdatedAt   time.Time
 }
 
 type Task struct {

@@ -399,6 +399,66 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 	return seconds, err
 }
 
+const taskRecordEffect = `-- name: TaskRecordEffect :one
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_effect($1::bigint, $2::bigint, $3::integer, $4::text,
+                                  $5::text, $6::jsonb)
+`
+
+type TaskRecordEffectParams struct {
+	ParentTaskID int64
+	Token        int64
+	Seq          int32
+	Kind         string
+	Name         string
+	Value        []byte
+}
+
+func (q *Queries) TaskRecordEffect(ctx context.Context, db DBTX, arg *TaskRecordEffectParams) (*Task, error) {
+	row := db.QueryRow(ctx, taskRecordEffect,
+		arg.ParentTaskID,
+		arg.Token,
+		arg.Seq,
+		arg.Kind,
+		arg.Name,
+		arg.Value,
+	)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.ExecutionID,
+		&i.ParentTaskID,
+		&i.Seq,
+		&i.Kind,
+		&i.Name,
+		&i.State,
+		&i.Queue,
+		&i.Priority,
+		&i.Tags,
+		&i.Input,
+		&i.Output,
+		&i.Error,
+		&i.Attempt,
+		&i.MaxAttempts,
+		&i.RetryInitialDelay,
+		&i.RetryBackoffFactor,
+		&i.RetryMaxDelay,
+		&i.RetryJitter,
+		&i.RetryOn,
+		&i.Timeout,
+		&i.RunAt,
+		&i.LeaseOwner,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ConcurrencyKey,
+		&i.WaitRemaining,
+		&i.WakesParent,
+	)
+	return &i, err
+}
+
 const taskRecordSleep = `-- name: TaskRecordSleep :one
 SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
                                  make_interval(secs => $5::double precision),

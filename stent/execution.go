@@ -48,6 +48,11 @@ type Execution struct {
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
 	Tasks          []*Task // filled by Client.Get, in id order
+
+	// Filled by Client.Get: what workflow code wrote with Progress, Incr and SetState.
+	Progress    []ProgressEntry
+	Counters    map[string]float64
+	CustomState map[string]json.RawMessage
 }
 
 // Task is one unit of work inside an execution: its root task, and (for workflows) every
@@ -117,6 +122,21 @@ func (c *Client) Get(ctx context.Context, id uuid.UUID) (*Execution, error) {
 	e.Tasks = make([]*Task, len(ts))
 	for i, t := range ts {
 		e.Tasks[i] = taskFromRow(t)
+	}
+	progress, counters, state, err := c.store.ExecutionData(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range progress {
+		e.Progress = append(e.Progress, ProgressEntry{TaskID: p.TaskID.Int64, Message: p.Message, Detail: p.Detail, CreatedAt: p.CreatedAt})
+	}
+	e.Counters = make(map[string]float64, len(counters))
+	for _, ct := range counters {
+		e.Counters[ct.Name] = ct.Value
+	}
+	e.CustomState = make(map[string]json.RawMessage, len(state))
+	for _, st := range state {
+		e.CustomState[st.Key] = st.Value
 	}
 	return e, nil
 }

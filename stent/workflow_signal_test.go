@@ -72,7 +72,9 @@ func TestWorkflowSignalTimeout(t *testing.T) {
 	id, err := wf.Dispatch(b.ctx, b.client, "x")
 	require.NoError(t, err)
 	stenttest.StartWorker(t, b.client, worker.Config{PollInterval: 10 * time.Millisecond})
-	pollUntil(t, "parked", func() bool { return b.rootTask(t, id).State == "pending" && b.rootTask(t, id).RunAt.After(b.clock.Now()) })
+	pollUntil(t, "parked", func() bool {
+		return b.rootTask(t, id).State == "pending" && b.rootTask(t, id).RunAt.After(b.clock.Now())
+	})
 	b.clock.Advance(72 * time.Hour)
 	got, err := wf.Wait(b.ctx, b.client, id)
 	require.NoError(t, err)

@@ -98,3 +98,27 @@ func (s *Store) SendSignal(ctx context.Context, executionID uuid.UUID, name stri
 	id, err := s.q.ExecutionSignal(ctx, s.dbtx, &db.ExecutionSignalParams{ExecutionID: executionID, Name: name, Payload: payload})
 	return id, mapError("send signal", err)
 }
+
+// Rows of execution-scoped data.
+type (
+	ProgressEntry = db.ProgressEntry
+	Counter       = db.Counter
+	StateEntry    = db.StateEntry
+)
+
+// ExecutionData reads an execution's progress entries, counters and custom state.
+func (s *Store) ExecutionData(ctx context.Context, id uuid.UUID) ([]*ProgressEntry, []*Counter, []*StateEntry, error) {
+	p, err := s.q.ExecutionProgress(ctx, s.dbtx, id)
+	if err != nil {
+		return nil, nil, nil, mapError("execution progress", err)
+	}
+	c, err := s.q.ExecutionCounters(ctx, s.dbtx, id)
+	if err != nil {
+		return nil, nil, nil, mapError("execution counters", err)
+	}
+	st, err := s.q.ExecutionState(ctx, s.dbtx, id)
+	if err != nil {
+		return nil, nil, nil, mapError("execution state", err)
+	}
+	return p, c, st, nil
+}

@@ -238,3 +238,12 @@ func (s *Store) WaitSignal(ctx context.Context, parentID, token int64, seq int32
 	}
 	return SignalWait{State: r.State, Payload: r.Payload, Deadline: r.Deadline}, nil
 }
+
+// RecordEffect applies an execution-scoped write (incr, set_state, progress) exactly once per
+// position of a running workflow task (see stent.record_effect).
+func (s *Store) RecordEffect(ctx context.Context, parentID, token int64, seq int32, kind, name string, value []byte) (*Task, error) {
+	t, err := s.q.TaskRecordEffect(ctx, s.dbtx, &db.TaskRecordEffectParams{
+		ParentTaskID: parentID, Token: token, Seq: seq, Kind: kind, Name: name, Value: value,
+	})
+	return t, mapError("record effect", err)
+}

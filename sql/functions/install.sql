@@ -30,3 +30,4 @@
 {{ template "step.sql" . }}
 {{ template "call.sql" . }}
 {{ template "signal.sql" . }}
+{{ template "effect.sql" . }}

@@ -30,3 +30,12 @@ SELECT stent.purge(make_interval(secs => @older_than_seconds::double precision),
 
 -- name: ExecutionSignal :one
 SELECT stent.send_signal(@execution_id::uuid, @name::text, @payload::jsonb)::bigint AS signal_id;
+
+-- name: ExecutionCounters :many
+SELECT * FROM stent.counters WHERE execution_id = @execution_id ORDER BY name;
+
+-- name: ExecutionProgress :many
+SELECT * FROM stent.progress WHERE execution_id = @execution_id ORDER BY id;
+
+-- name: ExecutionState :many
+SELECT * FROM stent.state WHERE execution_id = @execution_id ORDER BY key;

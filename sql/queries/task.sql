@@ -59,3 +59,7 @@ SELECT stent.suspend_task(@task_id::bigint, @token::bigint, @awaiting::bigint[],
 SELECT w.state::text AS state, coalesce(w.payload, 'null')::jsonb AS payload, w.deadline::timestamptz AS deadline
 FROM stent.wait_signal(@parent_task_id::bigint, @token::bigint, @seq::integer, @name::text,
                        make_interval(secs => @timeout_seconds::double precision)) AS w;
+
+-- name: TaskRecordEffect :one
+SELECT * FROM stent.record_effect(@parent_task_id::bigint, @token::bigint, @seq::integer, @kind::text,
+                                  @name::text, @value::jsonb);

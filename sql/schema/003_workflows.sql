@@ -22,7 +22,38 @@ CREATE TABLE stent.signals (
 
 CREATE INDEX signals_pending_idx ON stent.signals (execution_id, name, id) WHERE consumed_by IS NULL;
 
+-- Execution-scoped progress entries, counters and custom state, written by workflow code
+-- exactly once per call site (each write is recorded as a step of its workflow task).
+CREATE TABLE stent.progress (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id uuid NOT NULL REFERENCES stent.executions (id) ON DELETE CASCADE,
+    task_id      bigint REFERENCES stent.tasks (id) ON DELETE CASCADE,
+    message      text NOT NULL,
+    detail       jsonb,
+    created_at   timestamptz NOT NULL
+);
+CREATE INDEX progress_execution_idx ON stent.progress (execution_id, id);
+
+CREATE TABLE stent.counters (
+    execution_id uuid NOT NULL REFERENCES stent.executions (id) ON DELETE CASCADE,
+    name         text NOT NULL,
+    value        double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (execution_id, name)
+);
+
+CREATE TABLE stent.state (
+    execution_id uuid NOT NULL REFERENCES stent.executions (id) ON DELETE CASCADE,
+    key          text NOT NULL,
+    value        jsonb NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    PRIMARY KEY (execution_id, key)
+);
+
 ---- create above / drop below ----
+
+DROP TABLE stent.state;
+DROP TABLE stent.counters;
+DROP TABLE stent.progress;
 
 DROP TABLE stent.signals;
 
