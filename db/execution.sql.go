@@ -86,6 +86,30 @@ func (q *Queries) ExecutionDispatchMany(ctx context.Context, db DBTX, requests [
 	return items, nil
 }
 
+const executionExpire = `-- name: ExecutionExpire :many
+SELECT e::uuid AS id FROM stent.expire_executions($1::integer) AS e
+`
+
+func (q *Queries) ExecutionExpire(ctx context.Context, db DBTX, maxRows int32) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, executionExpire, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionGet = `-- name: ExecutionGet :one
 SELECT id, workflow, state, input, output, error, queue, priority, tags, idempotency_key, deadline, parent_execution_id, created_at, started_at, finished_at FROM stent.executions WHERE id = $1
 `

@@ -25,7 +25,30 @@ type dispatchOptions struct {
 	hasTags        bool
 	retry          *RetryPolicy
 	concurrencyKey string
+	deadline       time.Time
+	maxDuration    time.Duration
 	err            error
+}
+
+// WithDeadline ends the execution as timed_out if it has not finished by t (database clock);
+// its unfinished tasks are cancelled and waiting for it returns ErrTimedOut.
+func WithDeadline(t time.Time) DispatchOption {
+	return func(o *dispatchOptions) {
+		if t.IsZero() {
+			o.err = &InvalidArgumentError{Arg: "deadline", Reason: "must not be the zero time"}
+		}
+		o.deadline = t
+	}
+}
+
+// WithMaxDuration is WithDeadline measured from the execution's scheduled start.
+func WithMaxDuration(d time.Duration) DispatchOption {
+	return func(o *dispatchOptions) {
+		if d <= 0 {
+			o.err = &InvalidArgumentError{Arg: "max duration", Reason: fmt.Sprintf("must be positive, got %s", d)}
+		}
+		o.maxDuration = d
+	}
 }
 
 // WithConcurrencyKey sets the key that per-key limits and back-offs apply to (overriding the
@@ -132,6 +155,7 @@ type dispatchRequest struct {
 	RetryOn            []string        `json:"retry_on"`
 	TimeoutMS          float64         `json:"timeout_ms,omitempty"`
 	ConcurrencyKey     string          `json:"concurrency_key,omitempty"`
+	MaxDurationMS      float64         `json:"max_duration_ms,omitempty"`
 	KeyPath            []string        `json:"key_path,omitempty"`
 }
 
@@ -146,6 +170,9 @@ func (c *Client) newRequest(def Definition, input any, opts []DispatchOption) (d
 	if o.err != nil {
 		return dispatchRequest{}, o.err
 	}
+	if !o.deadline.IsZero() && o.maxDuration > 0 {
+		return dispatchRequest{}, &InvalidArgumentError{Arg: "deadline", Reason: "use WithDeadline or WithMaxDuration, not both"}
+	}
 	if o.delay > 0 && !o.runAt.IsZero() {
 		return dispatchRequest{}, &InvalidArgumentError{Arg: "schedule", Reason: "use WithDelay or WithRunAt, not both"}
 	}
@@ -158,6 +185,11 @@ func (c *Client) newRequest(def Definition, input any, opts []DispatchOption) (d
 		Name: def.Name(), Kind: def.Kind(), Input: in, Queue: fo.Queue, Priority: fo.Priority,
 		Tags: fo.Tags, DelayMS: ms(o.delay), IdempotencyKey: o.idempotencyKey,
 		TimeoutMS: ms(fo.Timeout), ConcurrencyKey: o.concurrencyKey, KeyPath: fo.KeyPath,
+		MaxDurationMS: ms(o.maxDuration),
+	}
+	if !o.deadline.IsZero() {
+		d := o.deadline
+		r.Deadline = &d
 	}
 	if r.Tags == nil {
 		r.Tags = []string{}

@@ -48,6 +48,7 @@ func (w *Worker) maintain(ctx context.Context) {
 			continue
 		}
 		w.rescue(ctx)
+		w.expire(ctx)
 		w.pruneFlowState(ctx)
 		if w.cfg.Retention > 0 && time.Since(lastPurge) >= w.cfg.PurgeInterval {
 			lastPurge = time.Now()
@@ -112,5 +113,22 @@ func (w *Worker) pruneFlowState(ctx context.Context) {
 	defer cancel()
 	if _, err := w.st.PruneFlowState(cctx); err != nil && ctx.Err() == nil {
 		w.log.Warn().Err(err).Msg("stent: pruning flow-control state")
+	}
+}
+
+// expire times out executions past their deadline (their running attempts are cancelled
+// through the 'stent_cancel' notification).
+func (w *Worker) expire(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.DBTimeout)
+	defer cancel()
+	ids, err := w.st.ExpireExecutions(cctx, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error().Err(err).Msg("stent: expiring executions past their deadline")
+		}
+		return
+	}
+	for _, id := range ids {
+		w.log.Warn().Str("execution_id", id.String()).Msg("stent: execution passed its deadline; timed out")
 	}
 }

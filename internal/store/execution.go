@@ -122,3 +122,9 @@ func (s *Store) ExecutionData(ctx context.Context, id uuid.UUID) ([]*ProgressEnt
 	}
 	return p, c, st, nil
 }
+
+// ExpireExecutions times out up to limit executions past their deadline and returns them.
+func (s *Store) ExpireExecutions(ctx context.Context, limit int32) ([]uuid.UUID, error) {
+	ids, err := s.q.ExecutionExpire(ctx, s.dbtx, limit)
+	return ids, mapError("expire executions", err)
+}

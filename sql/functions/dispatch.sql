@@ -2,7 +2,8 @@
 -- pass, and returns (ord, execution_id, task_id, created) per request in input order.
 -- p_requests is a JSON array of objects:
 --   name (required), kind ('activity' | 'workflow'), input (any JSON), queue, priority, tags,
---   run_at (timestamptz) or delay_ms, idempotency_key, deadline, parent_execution_id,
+--   run_at (timestamptz) or delay_ms, idempotency_key, deadline or max_duration_ms (from the
+--   scheduled start), parent_execution_id,
 --   max_attempts, retry_initial_delay_ms, retry_backoff_factor, retry_max_delay_ms,
 --   retry_jitter, retry_on (error kinds), timeout_ms, concurrency_key, key_path (JSON path of
 --   the concurrency key inside the input, as for #>>).
@@ -67,7 +68,10 @@ BEGIN
                coalesce((r.req->>'run_at')::timestamptz,
                         v_now + make_interval(secs => coalesce((r.req->>'delay_ms')::double precision, 0) / 1000)) AS run_at,
                r.req->>'idempotency_key' AS idempotency_key,
-               (r.req->>'deadline')::timestamptz AS deadline,
+               coalesce((r.req->>'deadline')::timestamptz,
+                        coalesce((r.req->>'run_at')::timestamptz,
+                                 v_now + make_interval(secs => coalesce((r.req->>'delay_ms')::double precision, 0) / 1000))
+                        + make_interval(secs => (r.req->>'max_duration_ms')::double precision / 1000)) AS deadline,
                (r.req->>'parent_execution_id')::uuid AS parent_execution_id,
                coalesce((r.req->>'max_attempts')::integer, f.max_attempts, 3) AS max_attempts,
                coalesce(make_interval(secs => (r.req->>'retry_initial_delay_ms')::double precision / 1000),

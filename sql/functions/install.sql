@@ -31,3 +31,4 @@
 {{ template "call.sql" . }}
 {{ template "signal.sql" . }}
 {{ template "effect.sql" . }}
+{{ template "expire.sql" . }}

@@ -39,3 +39,6 @@ SELECT * FROM stent.progress WHERE execution_id = @execution_id ORDER BY id;
 
 -- name: ExecutionState :many
 SELECT * FROM stent.state WHERE execution_id = @execution_id ORDER BY key;
+
+-- name: ExecutionExpire :many
+SELECT e::uuid AS id FROM stent.expire_executions(@max_rows::integer) AS e;
