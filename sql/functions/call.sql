@@ -66,7 +66,7 @@ $$;
 -- wait_remaining = the unfinished ones, which are marked to wake it. With no children and
 -- p_until (a durable sleep): it becomes pending again at p_until. Either way its lease is
 -- released, its attempt given back (suspending is not a failure) and true is returned.
--- Fenced by the lease token (ST001). Lock order: the children (in id order), then the task.
+-- Fenced by the lease token (ST001). Lock order: the children (descending id), then the task.
 DROP FUNCTION IF EXISTS stent.suspend_task(bigint, bigint, bigint[]);
 CREATE OR REPLACE FUNCTION stent.suspend_task(
     p_task_id bigint,
@@ -84,7 +84,7 @@ DECLARE
 BEGIN
     IF cardinality(p_awaiting) > 0 THEN
         PERFORM 1 FROM stent.tasks c WHERE c.id = ANY (p_awaiting) AND c.parent_task_id = p_task_id
-        ORDER BY c.id FOR UPDATE;
+        ORDER BY c.id DESC FOR UPDATE;
         UPDATE stent.tasks c SET wakes_parent = true
         WHERE c.id = ANY (p_awaiting) AND c.parent_task_id = p_task_id
           AND c.state NOT IN ('completed', 'failed', 'cancelled');

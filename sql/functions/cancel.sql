@@ -24,10 +24,10 @@ BEGIN
         RETURN v_state;
     END IF;
 
-    -- Lock order: tasks (in id order) before the execution.
+    -- Lock order: tasks, children before parents (descending id), then the execution.
     PERFORM 1 FROM stent.tasks t
     WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
-    ORDER BY t.id
+    ORDER BY t.id DESC
     FOR UPDATE;
 
     WITH cancelled AS (

@@ -135,6 +135,9 @@ BEGIN
     IF p_parent_ids IS NULL THEN
         RETURN;
     END IF;
+    -- Parents in descending id order, so concurrent completions never wait on each other in a
+    -- cycle.
+    PERFORM 1 FROM stent.tasks p WHERE p.id = ANY (p_parent_ids) ORDER BY p.id DESC FOR UPDATE;
     WITH n AS (
         SELECT u.id, count(*)::integer AS n FROM unnest(p_parent_ids) AS u(id) GROUP BY u.id
     ),

@@ -1,7 +1,7 @@
 -- stent.expire_executions: ends up to p_limit unfinished executions whose deadline passed:
 -- each becomes timed_out with an error stored, and every unfinished task in it is cancelled
 -- (running attempts are told on 'stent_cancel'; their late results are fenced off). Run by
--- the maintenance leader; returns the ids it expired. Lock order: tasks, then the execution.
+-- the maintenance leader; returns the ids it expired. Lock order: tasks, children before parents (descending id), then the execution.
 CREATE OR REPLACE FUNCTION stent.expire_executions(p_limit integer DEFAULT 1000)
 RETURNS SETOF uuid
 LANGUAGE plpgsql
@@ -21,7 +21,7 @@ BEGIN
     LOOP
         PERFORM 1 FROM stent.tasks t
         WHERE t.execution_id = v_id AND t.state IN ('pending', 'running', 'waiting')
-        ORDER BY t.id FOR UPDATE;
+        ORDER BY t.id DESC FOR UPDATE;
         UPDATE stent.tasks t
         SET state = 'cancelled', finished_at = v_now, lease_owner = NULL, lease_expires_at = NULL
         WHERE t.execution_id = v_id AND t.state IN ('pending', 'running', 'waiting');

@@ -74,6 +74,8 @@ BEGIN
         RAISE EXCEPTION 'stent.wait_signal: a position >= 0, a name and a timeout >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
+    -- Lock order: the wait's row (a child) before its parent, as everywhere.
+    PERFORM 1 FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq FOR UPDATE;
     SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id FOR UPDATE;
     IF NOT FOUND OR v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
         RAISE EXCEPTION 'stent.wait_signal: lease lost for task % (token %)', p_parent_task_id, p_token
