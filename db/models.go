@@ -127,6 +127,31 @@ type StateEntry struct {
 	UpdatedAt   time.Time
 }
 
+// Every task of every execution as a tree (depth, path of positions), with state, attempts, timings and result or error. Filter by execution_id.
+type StentTaskTree struct {
+	ExecutionID    uuid.UUID
+	TaskID         int64
+	ParentTaskID   pgtype.Int8
+	Seq            pgtype.Int4
+	Depth          int32
+	Path           []int32
+	SortKey        string
+	Kind           string
+	Name           string
+	State          string
+	Queue          string
+	Attempt        int32
+	MaxAttempts    int32
+	RunAt          time.Time
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	LeaseOwner     pgtype.Text
+	LeaseExpiresAt *time.Time
+	Output         interface{}
+	Error          []byte
+}
+
 type Task struct {
 	ID                 int64
 	ExecutionID        uuid.UUID

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/stentdev/stent/internal/store"
 )
 
 // Suspension is returned by a workflow's Invoke when its code waits for children that have
@@ -37,26 +39,41 @@ func (w *Workflow[In, Out]) Call(ctx Context, in In) (Out, error) {
 
 func callChild[In, Out any](ctx Context, def Definition, in In) (Out, error) {
 	var zero Out
+	rt, cp, err := startChild(ctx, def, in)
+	if err != nil {
+		return zero, err
+	}
+	return childResult[Out](rt, def, cp)
+}
+
+// startChild records (or finds) the child call at the next position.
+func startChild(ctx Context, def Definition, in any) (*runtime, *store.Task, error) {
 	rt := ctx.workflowRuntime()
 	if rt == nil {
-		return zero, errNotInWorkflow
+		return nil, nil, errNotInWorkflow
 	}
 	if err := rt.stopped(); err != nil {
-		return zero, err
+		return nil, nil, err
 	}
 	seq, cp := rt.next()
 	if cp == nil {
 		req, err := childRequest(rt, def, in)
 		if err != nil {
-			return zero, rt.fail(err)
+			return nil, nil, rt.fail(err)
 		}
 		if cp, err = rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req); err != nil {
-			return zero, rt.fail(err)
+			return nil, nil, rt.fail(err)
 		}
 	}
 	if err := rt.check(seq, cp, def.Kind(), def.Name()); err != nil {
-		return zero, err
+		return nil, nil, err
 	}
+	return rt, cp, nil
+}
+
+// childResult returns a finished child's result, or suspends the workflow until it finishes.
+func childResult[Out any](rt *runtime, def Definition, cp *store.Task) (Out, error) {
+	var zero Out
 	switch cp.State {
 	case "completed":
 		var v Out
@@ -69,7 +86,40 @@ func callChild[In, Out any](ctx Context, def Definition, in In) (Out, error) {
 	case "cancelled":
 		return zero, ErrCancelled
 	}
+	if err := rt.stopped(); err != nil {
+		return zero, err
+	}
 	return zero, rt.suspend(cp.ID)
+}
+
+// Future is the result of a child started with Go, to collect later with Get.
+type Future[T any] struct {
+	rt  *runtime
+	def Definition
+	row *store.Task
+	err error
+}
+
+// Go starts the activity as a checkpointed child without waiting for it (fan-out); collect
+// its result with Get. Starting is recorded at the next position, like Call.
+func (a *Activity[In, Out]) Go(ctx Context, in In) *Future[Out] {
+	rt, cp, err := startChild(ctx, a, in)
+	return &Future[Out]{rt: rt, def: a, row: cp, err: err}
+}
+
+// Go starts an activity as a checkpointed child without waiting for it; see Activity.Go.
+func Go[In, Out any](ctx Context, a *Activity[In, Out], in In) *Future[Out] {
+	return a.Go(ctx, in)
+}
+
+// Get returns the child's result. If it has not finished, the workflow suspends until it
+// does (Get then returns the Suspension, which the workflow code should return).
+func (f *Future[T]) Get() (T, error) {
+	var zero T
+	if f.err != nil {
+		return zero, f.err
+	}
+	return childResult[T](f.rt, f.def, f.row)
 }
 
 // childRequest encodes a child call with the definition's settings.

@@ -84,10 +84,15 @@ func TestHelperProcess(t *testing.T) {
 		return "", ctx.Err()
 	}, stent.InRegistry(reg))
 	client := stenttest.Client(t, pool, stent.Config{Registry: reg, Logger: testLogger()})
-	w, err := worker.New(client, worker.Config{
+	cfg := worker.Config{
 		ID: os.Getenv(envHelperID), Functions: []string{mode},
 		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour, ShutdownTimeout: time.Minute,
-	})
+	}
+	// Workflow modes (crash_workflow_test.go) register their definitions and adjust cfg.
+	if define, ok := workflowHelperModes[mode]; ok {
+		define(pool, reg, &cfg)
+	}
+	w, err := worker.New(client, cfg)
 	require.NoError(t, err)
 	if mode == helperSignal {
 		require.NoError(t, worker.RunUntilSignal(context.Background(), w))

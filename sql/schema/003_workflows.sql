@@ -53,7 +53,38 @@ CREATE TABLE stent.state (
 -- names only deadline, which never changes, so it costs no HOT update.
 CREATE INDEX executions_deadline_idx ON stent.executions (deadline) WHERE deadline IS NOT NULL;
 
+-- stent.task_tree: every task of every execution as a tree, for psql users: depth (0 for the
+-- root), path (the positions from the root, e.g. {0,3} for the 4th call of the 1st child),
+-- sort_key (ORDER BY it for depth-first order), and the task's state, attempts, timings and
+-- result or error. Same data as client.Get.
+CREATE VIEW stent.task_tree AS
+WITH RECURSIVE tree AS (
+    SELECT t.id, t.execution_id, t.parent_task_id, t.seq, 0 AS depth, ARRAY[]::integer[] AS path,
+           ''::text AS sort_key
+    FROM stent.tasks t
+    WHERE t.parent_task_id IS NULL
+    UNION ALL
+    SELECT c.id, c.execution_id, c.parent_task_id, c.seq, tree.depth + 1, tree.path || c.seq,
+           tree.sort_key || lpad(c.seq::text, 10, '0') || '/'
+    FROM stent.tasks c
+    JOIN tree ON c.parent_task_id = tree.id
+)
+SELECT tree.execution_id, tree.id AS task_id, tree.parent_task_id, tree.seq, tree.depth, tree.path,
+       tree.sort_key,
+       t.kind, t.name, t.state, t.queue, t.attempt, t.max_attempts, t.run_at, t.created_at,
+       t.started_at, t.finished_at, t.lease_owner, t.lease_expires_at,
+       CASE WHEN t.parent_task_id IS NULL THEN e.output ELSE t.output END AS output,
+       coalesce(t.error, CASE WHEN t.parent_task_id IS NULL THEN e.error END) AS error
+FROM tree
+JOIN stent.tasks t ON t.id = tree.id
+JOIN stent.executions e ON e.id = tree.execution_id;
+
+COMMENT ON VIEW stent.task_tree IS
+    'Every task of every execution as a tree (depth, path of positions), with state, attempts, timings and result or error. Filter by execution_id.';
+
 ---- create above / drop below ----
+
+DROP VIEW stent.task_tree;
 
 DROP INDEX stent.executions_deadline_idx;
 
