@@ -8,8 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -49,19 +47,9 @@ var Job = stent.NewWorkflow("batch.job", func(ctx stent.Context, images []Image)
 })
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	pool, release, err := exampledb.Open(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "batch:", err)
-		os.Exit(1)
-	}
-	err = run(ctx, pool, 200, os.Stdout)
-	release()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "batch:", err)
-		os.Exit(1)
-	}
+	exampledb.Main("batch", func(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+		return run(ctx, pool, 200, out)
+	})
 }
 
 func run(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) error {
@@ -70,15 +58,12 @@ func run(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	w, err := worker.New(client, worker.Config{Queues: []string{"default", "images"}, Concurrency: 64,
+	stopWorker, err := exampledb.StartWorker(ctx, client, worker.Config{Queues: []string{"default", "images"}, Concurrency: 64,
 		Functions: []string{"batch.resize", "batch.job"}})
 	if err != nil {
 		return err
 	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- w.Run(wctx) }()
-	defer func() { stopWorker(); <-errc }()
+	defer stopWorker()
 
 	images := make([]Image, n)
 	want := 0

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,21 +74,7 @@ var Process = stent.NewWorkflow("orders.process", func(ctx stent.Context, o Orde
 	return fmt.Sprintf("%s paid by %s, %d parcels, signed by %s", o.ID, payment, len(parcels), d.SignedBy), nil
 })
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	pool, release, err := exampledb.Open(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "orders:", err)
-		os.Exit(1)
-	}
-	err = run(ctx, pool, os.Stdout)
-	release()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "orders:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampledb.Main("orders", run) }
 
 func run(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 	client, err := stent.NewClient(pool, stent.Config{})
@@ -98,15 +82,12 @@ func run(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	w, err := worker.New(client, worker.Config{Queues: []string{"default", "billing"}, Concurrency: 8,
+	stopWorker, err := exampledb.StartWorker(ctx, client, worker.Config{Queues: []string{"default", "billing"}, Concurrency: 8,
 		Functions: []string{"orders.charge", "orders.ship", "orders.process"}})
 	if err != nil {
 		return err
 	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- w.Run(wctx) }()
-	defer func() { stopWorker(); <-errc }()
+	defer stopWorker()
 
 	order := Order{ID: "order-" + uuid.NewString()[:8], Cents: 4200, Items: []string{"book", "lamp", "mug"}}
 	id, err := Process.Dispatch(ctx, client, order, stent.WithIdempotencyKey(order.ID))

@@ -66,19 +66,11 @@ func run(ctx context.Context, pool *pgxpool.Pool, n int, verbose bool, out io.Wr
 	}
 	defer client.Close()
 
-	w, err := worker.New(client, worker.Config{Concurrency: 20})
+	stopWorker, err := exampledb.StartWorker(ctx, client, worker.Config{Concurrency: 20})
 	if err != nil {
 		return err
 	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- w.Run(wctx) }()
-	defer func() { stopWorker(); <-errc }()
-	select {
-	case <-w.Ready():
-	case err := <-errc:
-		return err
-	}
+	defer stopWorker()
 
 	names := make([]Greeting, n)
 	for i := range names {

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -77,21 +75,7 @@ var BookTrip = stent.NewWorkflow("saga.book_trip", func(ctx stent.Context, t Tri
 	return fmt.Sprintf("booked %s, %s, %s", flight, hotel, car), nil
 })
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	pool, release, err := exampledb.Open(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "saga:", err)
-		os.Exit(1)
-	}
-	err = run(ctx, pool, os.Stdout)
-	release()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "saga:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampledb.Main("saga", run) }
 
 func run(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 	client, err := stent.NewClient(pool, stent.Config{})
@@ -99,16 +83,13 @@ func run(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	w, err := worker.New(client, worker.Config{Concurrency: 4, Functions: []string{
+	stopWorker, err := exampledb.StartWorker(ctx, client, worker.Config{Concurrency: 4, Functions: []string{
 		"saga.book_flight", "saga.book_hotel", "saga.book_car", "saga.cancel_flight", "saga.cancel_hotel", "saga.book_trip",
 	}})
 	if err != nil {
 		return err
 	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- w.Run(wctx) }()
-	defer func() { stopWorker(); <-errc }()
+	defer stopWorker()
 
 	for _, t := range []Trip{{"ada", "lisbon"}, {"bob", "nocar-island"}} {
 		res, err := BookTrip.Run(ctx, client, t)
