@@ -22,14 +22,7 @@ BEGIN
     IF p_seq IS NULL OR p_seq < 0 OR coalesce(r->>'name', '') = '' THEN
         RAISE EXCEPTION 'stent.call_child: a name and a position >= 0 are required' USING ERRCODE = 'ST003';
     END IF;
-    SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stent.call_child: task % not found', p_parent_task_id USING ERRCODE = 'ST002';
-    END IF;
-    IF v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
-        RAISE EXCEPTION 'stent.call_child: lease lost for task % (token %)', p_parent_task_id, p_token
-            USING ERRCODE = 'ST001';
-    END IF;
+    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.call_child');
 
     RETURN QUERY
     INSERT INTO stent.tasks AS t
@@ -145,11 +138,7 @@ BEGIN
         RAISE EXCEPTION 'stent.record_sleep: a position >= 0 and a duration >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
-    SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id;
-    IF NOT FOUND OR v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
-        RAISE EXCEPTION 'stent.record_sleep: lease lost for task % (token %)', p_parent_task_id, p_token
-            USING ERRCODE = 'ST001';
-    END IF;
+    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.record_sleep');
     INSERT INTO stent.tasks AS t
         (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags,
          max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter,

@@ -29,11 +29,7 @@ BEGIN
         RAISE EXCEPTION 'stent.record_effect: kind incr (with a number), set_state or progress, a name and a position are required'
             USING ERRCODE = 'ST003';
     END IF;
-    SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id;
-    IF NOT FOUND OR v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
-        RAISE EXCEPTION 'stent.record_effect: lease lost for task % (token %)', p_parent_task_id, p_token
-            USING ERRCODE = 'ST001';
-    END IF;
+    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.record_effect');
 
     SELECT * INTO v_step FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
     IF FOUND THEN

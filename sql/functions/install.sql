@@ -27,6 +27,7 @@
 {{ template "worker.sql" . }}
 {{ template "flow.sql" . }}
 {{ template "prune.sql" . }}
+{{ template "lease_check.sql" . }}
 {{ template "step.sql" . }}
 {{ template "call.sql" . }}
 {{ template "signal.sql" . }}

@@ -76,11 +76,7 @@ BEGIN
     END IF;
     -- Lock order: the wait's row (a child) before its parent, as everywhere.
     PERFORM 1 FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq FOR UPDATE;
-    SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id FOR UPDATE;
-    IF NOT FOUND OR v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
-        RAISE EXCEPTION 'stent.wait_signal: lease lost for task % (token %)', p_parent_task_id, p_token
-            USING ERRCODE = 'ST001';
-    END IF;
+    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.wait_signal', true);
 
     INSERT INTO stent.tasks AS t
         (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags,

@@ -25,14 +25,7 @@ BEGIN
         RAISE EXCEPTION 'stent.record_step: a kind step, a name and a position >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
-    SELECT * INTO v_parent FROM stent.tasks t WHERE t.id = p_parent_task_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stent.record_step: task % not found', p_parent_task_id USING ERRCODE = 'ST002';
-    END IF;
-    IF v_parent.state <> 'running' OR v_parent.lease_token <> p_token THEN
-        RAISE EXCEPTION 'stent.record_step: lease lost for task % (token %)', p_parent_task_id, p_token
-            USING ERRCODE = 'ST001';
-    END IF;
+    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.record_step');
 
     RETURN QUERY
     INSERT INTO stent.tasks AS t
