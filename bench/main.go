@@ -27,7 +27,7 @@ import (
 
 func main() {
 	var opts options
-	flag.StringVar(&opts.workload, "workload", "all", "burndown, latency, all (both) or limited")
+	flag.StringVar(&opts.workload, "workload", "all", "burndown, latency, all (both), limited or workflows")
 	flag.IntVar(&opts.runs, "runs", 3, "runs per workload (median and min–max are reported)")
 	flag.IntVar(&opts.jobs, "jobs", 20000, "jobs for the burn-down")
 	flag.IntVar(&opts.limitedJobs, "limited-jobs", 2000, "limited jobs for the limited workload")
@@ -70,6 +70,19 @@ func main() {
 		}
 		med, lo, hi := stats(rates)
 		fmt.Printf("burndown: median %.0f tasks/s (min %.0f, max %.0f)\n", med, lo, hi)
+	}
+	if opts.workload == "workflows" {
+		for i := range opts.runs {
+			res, err := workflows(ctx, env, opts)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench: workflows:", err)
+				os.Exit(1)
+			}
+			for _, r := range res {
+				fmt.Printf("workflows run %d: %s: %d in %s = %.0f workflows/s (%.3f ms per workflow)\n", i+1, r.name, r.count,
+					r.elapsed.Round(time.Millisecond), float64(r.count)/r.elapsed.Seconds(), float64(r.elapsed.Microseconds())/1000/float64(r.count))
+			}
+		}
 	}
 	if opts.workload == "limited" {
 		runLimited(ctx, env, opts)

@@ -75,6 +75,8 @@ AS $$
 DECLARE
     v_open integer := 0;
 BEGIN
+    -- Asynchronous commit, as for every workflow checkpoint (see stent.require_lease).
+    PERFORM set_config('synchronous_commit', 'off', true);
     IF cardinality(p_awaiting) > 0 THEN
         PERFORM 1 FROM stent.tasks c WHERE c.id = ANY (p_awaiting) AND c.parent_task_id = p_task_id
         ORDER BY c.id DESC FOR UPDATE;
