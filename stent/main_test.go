@@ -195,3 +195,9 @@ func noJitter(maxAttempts int, initial time.Duration) stent.RetryPolicy {
 	return stent.RetryPolicy{MaxAttempts: maxAttempts, InitialDelay: initial, BackoffFactor: 2,
 		MaxDelay: time.Hour, Jitter: stent.NoJitter}
 }
+
+// executionState reads an execution's state.
+func (b *testBundle) executionState(t *testing.T, id uuid.UUID) stent.ExecutionState {
+	t.Helper()
+	return stent.ExecutionState(b.execution(t, id).State)
+}
