@@ -20,6 +20,6 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN 2;
+    RETURN 3;
 END;
 $$;
