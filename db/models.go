@@ -17,6 +17,16 @@ type Backoff struct {
 	Until time.Time
 }
 
+type CacheEntry struct {
+	Key         string
+	Name        string
+	State       string
+	Value       []byte
+	OwnerTaskID pgtype.Int8
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time
+}
+
 type Counter struct {
 	ExecutionID uuid.UUID
 	Name        string
@@ -184,6 +194,8 @@ type Task struct {
 	ConcurrencyKey     pgtype.Text
 	WaitRemaining      int32
 	WakesParent        bool
+	CacheKey           pgtype.Text
+	CacheTtl           pgtype.Interval
 }
 
 type Worker struct {

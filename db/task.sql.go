@@ -14,7 +14,7 @@ import (
 )
 
 const taskCallChild = `-- name: TaskCallChild :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.call_child($1::bigint, $2::bigint, $3::integer, $4::jsonb)
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.call_child($1::bigint, $2::bigint, $3::integer, $4::jsonb)
 `
 
 type TaskCallChildParams struct {
@@ -64,12 +64,14 @@ func (q *Queries) TaskCallChild(ctx context.Context, db DBTX, arg *TaskCallChild
 		&i.ConcurrencyKey,
 		&i.WaitRemaining,
 		&i.WakesParent,
+		&i.CacheKey,
+		&i.CacheTtl,
 	)
 	return &i, err
 }
 
 const taskClaim = `-- name: TaskClaim :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
                                 $5::integer, make_interval(secs => $6::double precision))
 `
 
@@ -130,6 +132,8 @@ func (q *Queries) TaskClaim(ctx context.Context, db DBTX, arg *TaskClaimParams) 
 			&i.ConcurrencyKey,
 			&i.WaitRemaining,
 			&i.WakesParent,
+			&i.CacheKey,
+			&i.CacheTtl,
 		); err != nil {
 			return nil, err
 		}
@@ -228,7 +232,7 @@ func (q *Queries) TaskFail(ctx context.Context, db DBTX, arg *TaskFailParams) (*
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE id = $1
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error) {
@@ -266,12 +270,14 @@ func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error)
 		&i.ConcurrencyKey,
 		&i.WaitRemaining,
 		&i.WakesParent,
+		&i.CacheKey,
+		&i.CacheTtl,
 	)
 	return &i, err
 }
 
 const taskListByExecution = `-- name: TaskListByExecution :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE execution_id = $1 ORDER BY id
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE execution_id = $1 ORDER BY id
 `
 
 func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*Task, error) {
@@ -315,6 +321,8 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 			&i.ConcurrencyKey,
 			&i.WaitRemaining,
 			&i.WakesParent,
+			&i.CacheKey,
+			&i.CacheTtl,
 		); err != nil {
 			return nil, err
 		}
@@ -327,7 +335,7 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 }
 
 const taskListChildren = `-- name: TaskListChildren :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
 `
 
 func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pgtype.Int8) ([]*Task, error) {
@@ -371,6 +379,8 @@ func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pg
 			&i.ConcurrencyKey,
 			&i.WaitRemaining,
 			&i.WakesParent,
+			&i.CacheKey,
+			&i.CacheTtl,
 		); err != nil {
 			return nil, err
 		}
@@ -400,7 +410,7 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 }
 
 const taskRecordEffect = `-- name: TaskRecordEffect :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_effect($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_effect($1::bigint, $2::bigint, $3::integer, $4::text,
                                   $5::text, $6::jsonb)
 `
 
@@ -455,12 +465,14 @@ func (q *Queries) TaskRecordEffect(ctx context.Context, db DBTX, arg *TaskRecord
 		&i.ConcurrencyKey,
 		&i.WaitRemaining,
 		&i.WakesParent,
+		&i.CacheKey,
+		&i.CacheTtl,
 	)
 	return &i, err
 }
 
 const taskRecordSleep = `-- name: TaskRecordSleep :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
                                  make_interval(secs => $5::double precision),
                                  $6::timestamptz)
 `
@@ -516,12 +528,14 @@ func (q *Queries) TaskRecordSleep(ctx context.Context, db DBTX, arg *TaskRecordS
 		&i.ConcurrencyKey,
 		&i.WaitRemaining,
 		&i.WakesParent,
+		&i.CacheKey,
+		&i.CacheTtl,
 	)
 	return &i, err
 }
 
 const taskRecordStep = `-- name: TaskRecordStep :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
                                 $5::text, $6::jsonb)
 `
 
@@ -576,6 +590,8 @@ func (q *Queries) TaskRecordStep(ctx context.Context, db DBTX, arg *TaskRecordSt
 		&i.ConcurrencyKey,
 		&i.WaitRemaining,
 		&i.WakesParent,
+		&i.CacheKey,
+		&i.CacheTtl,
 	)
 	return &i, err
 }

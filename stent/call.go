@@ -1,6 +1,8 @@
 package stent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -134,6 +136,12 @@ func childRequest(rt *runtime, def Definition, in any) ([]byte, error) {
 		MaxAttempts: o.Retry.MaxAttempts, RetryInitialMS: ms(o.Retry.InitialDelay),
 		RetryBackoffFactor: o.Retry.BackoffFactor, RetryMaxMS: ms(o.Retry.MaxDelay), RetryJitter: o.Retry.Jitter,
 		RetryOn: o.Retry.RetryOn, TimeoutMS: ms(o.Timeout), KeyPath: o.KeyPath,
+	}
+	if o.Cached {
+		h := sha256.New()
+		h.Write([]byte(def.Name() + "\x00" + o.Version + "\x00"))
+		h.Write(input)
+		r.CacheKey, r.CacheTTLMS = hex.EncodeToString(h.Sum(nil)), ms(o.CacheTTL)
 	}
 	return json.Marshal(r)
 }

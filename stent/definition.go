@@ -36,6 +36,13 @@ type FunctionOptions struct {
 	// RetryAfterScope says who waits when an attempt returns RetryAfter: the task alone
 	// (ScopeTask, the default), every task of the function, or of the task's key.
 	RetryAfterScope Scope
+
+	// Cached, with CacheTTL (0: no expiry), memoizes the results of workflow calls of the
+	// activity across executions by name, Version and input (see Cache).
+	Cached   bool
+	CacheTTL time.Duration
+	// Version is part of the cache key: change it when the function's results change.
+	Version string
 }
 
 // Rate allows at most Count starts in any window of length Per (a sliding window on the
@@ -108,6 +115,17 @@ func KeyField(path ...string) Option { return func(c *defConfig) { c.opts.KeyPat
 // RetryAfterScope makes a RetryAfter returned by the function delay every task of the
 // function (ScopeFunction) or of the task's concurrency key (ScopeKey), not only the task.
 func RetryAfterScope(s Scope) Option { return func(c *defConfig) { c.opts.RetryAfterScope = s } }
+
+// Cache memoizes the activity's results across executions: a workflow call (Call, Map, Go)
+// with the same name, Version and input returns the cached result without running the
+// activity — zero values are hits — for ttl (0: until purged). Concurrent identical calls run
+// the activity once and share its result (single flight). Failures are not cached.
+func Cache(ttl time.Duration) Option {
+	return func(c *defConfig) { c.opts.Cached, c.opts.CacheTTL = true, ttl }
+}
+
+// Version sets the definition's version, part of its cache key.
+func Version(v string) Option { return func(c *defConfig) { c.opts.Version = v } }
 
 // InRegistry registers the definition in r instead of DefaultRegistry.
 func InRegistry(r *Registry) Option { return func(c *defConfig) { c.registry = r } }
@@ -188,6 +206,9 @@ func (o FunctionOptions) validate() error {
 	}
 	if err := validateTags(o.Tags); err != nil {
 		return err
+	}
+	if o.CacheTTL < 0 {
+		return &InvalidArgumentError{Arg: "cache ttl", Reason: "must not be negative"}
 	}
 	if o.MaxConcurrent < 0 || o.MaxConcurrentPerKey < 0 {
 		return &InvalidArgumentError{Arg: "max concurrent", Reason: "must not be negative"}

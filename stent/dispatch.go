@@ -156,6 +156,8 @@ type dispatchRequest struct {
 	TimeoutMS          float64         `json:"timeout_ms,omitempty"`
 	ConcurrencyKey     string          `json:"concurrency_key,omitempty"`
 	MaxDurationMS      float64         `json:"max_duration_ms,omitempty"`
+	CacheKey           string          `json:"cache_key,omitempty"`
+	CacheTTLMS         float64         `json:"cache_ttl_ms,omitempty"`
 	KeyPath            []string        `json:"key_path,omitempty"`
 }
 

@@ -201,3 +201,10 @@ func (b *testBundle) executionState(t *testing.T, id uuid.UUID) stent.ExecutionS
 	t.Helper()
 	return stent.ExecutionState(b.execution(t, id).State)
 }
+
+func mustUUID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	require.NoError(t, err)
+	return id
+}

@@ -1,8 +1,11 @@
 -- stent.call_child: records a durable call of a running workflow task that runs as its own
--- task (an activity): one pending child at (p_parent_task_id, p_seq), with the request's
--- name, input, queue, priority, tags and retry policy (keys of stent.dispatch_many), and wakes
--- the child's workers. Fenced by the parent's lease token (ST001). If the position is already
--- recorded, nothing is written. Returns the row at that position.
+-- task (an activity): one child at (p_parent_task_id, p_seq), with the request's name, input,
+-- queue, priority, tags and retry policy (keys of stent.dispatch_many), and wakes the child's
+-- workers. With a cache_key (the Cache option; cache_ttl_ms) a fresh cached result completes
+-- the child at once (a hit, zero values included); while another task computes the same key
+-- the child waits for it ('waiting', completed with the owner's result: single flight);
+-- otherwise the child runs and owns the key. Fenced by the parent's lease token (ST001). If
+-- the position is already recorded, nothing is written. Returns the row at that position.
 CREATE OR REPLACE FUNCTION stent.call_child(
     p_parent_task_id bigint,
     p_token bigint,
@@ -17,22 +20,44 @@ AS $$
 DECLARE
     v_now    timestamptz := stent.current_time();
     v_parent stent.tasks;
+    v_row    stent.tasks;
+    v_cache  stent.cache;
+    v_mode   text := 'run';
     r        jsonb := p_request;
+    v_key    text := p_request->>'cache_key';
 BEGIN
     IF p_seq IS NULL OR p_seq < 0 OR coalesce(r->>'name', '') = '' THEN
         RAISE EXCEPTION 'stent.call_child: a name and a position >= 0 are required' USING ERRCODE = 'ST003';
     END IF;
     v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.call_child');
+    SELECT * INTO v_row FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
+    IF FOUND THEN
+        RETURN NEXT v_row;
+        RETURN;
+    END IF;
 
-    RETURN QUERY
+    IF v_key IS NOT NULL THEN
+        INSERT INTO stent.cache (key, name, state, created_at) VALUES (v_key, r->>'name', 'pending', v_now)
+        ON CONFLICT (key) DO NOTHING;
+        SELECT * INTO v_cache FROM stent.cache c WHERE c.key = v_key FOR UPDATE;
+        IF v_cache.state = 'ready' AND (v_cache.expires_at IS NULL OR v_cache.expires_at > v_now) THEN
+            v_mode := 'hit';
+        ELSIF v_cache.state = 'pending' AND EXISTS (
+                SELECT 1 FROM stent.tasks o WHERE o.id = v_cache.owner_task_id AND o.state IN ('pending', 'running')) THEN
+            v_mode := 'follow';
+        END IF;
+    END IF;
+
     INSERT INTO stent.tasks AS t
-        (execution_id, parent_task_id, seq, kind, name, queue, priority, tags, input, max_attempts,
-         retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on,
-         timeout, run_at, created_at, concurrency_key)
+        (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output,
+         max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter,
+         retry_on, timeout, run_at, created_at, finished_at, concurrency_key, cache_key, cache_ttl)
     VALUES (v_parent.execution_id, v_parent.id, p_seq, coalesce(r->>'kind', 'activity'), r->>'name',
+            CASE v_mode WHEN 'hit' THEN 'completed' WHEN 'follow' THEN 'waiting' ELSE 'pending' END,
             coalesce(r->>'queue', 'default'), coalesce((r->>'priority')::smallint, 0),
             ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'tags') WHEN 'array' THEN r->'tags' ELSE '[]' END)),
             coalesce(r->'input', 'null'::jsonb),
+            CASE WHEN v_mode = 'hit' THEN coalesce(v_cache.value, 'null'::jsonb) END,
             coalesce((r->>'max_attempts')::integer, 3),
             make_interval(secs => coalesce((r->>'retry_initial_delay_ms')::double precision, 1000) / 1000),
             coalesce((r->>'retry_backoff_factor')::double precision, 2),
@@ -40,16 +65,55 @@ BEGIN
             coalesce((r->>'retry_jitter')::double precision, 0.1),
             ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'retry_on') WHEN 'array' THEN r->'retry_on' ELSE '[]' END)),
             make_interval(secs => (r->>'timeout_ms')::double precision / 1000),
-            v_now, v_now,
+            v_now, v_now, CASE WHEN v_mode = 'hit' THEN v_now END,
             nullif(coalesce(r->>'concurrency_key', coalesce(r->'input', 'null'::jsonb) #>> CASE jsonb_typeof(r->'key_path')
-                WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''))
+                WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''),
+            v_key, make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000))
     ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING
-    RETURNING t.*;
-    IF FOUND THEN
-        PERFORM pg_notify('stent_tasks', coalesce(r->>'queue', 'default'));
-    ELSE
+    RETURNING * INTO v_row;
+    IF NOT FOUND THEN
         RETURN QUERY SELECT * FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
+        RETURN;
     END IF;
+    IF v_mode = 'run' THEN
+        IF v_key IS NOT NULL THEN
+            UPDATE stent.cache c SET state = 'pending', owner_task_id = v_row.id, value = NULL, expires_at = NULL
+            WHERE c.key = v_key;
+        END IF;
+        PERFORM pg_notify('stent_tasks', v_row.queue);
+    END IF;
+    RETURN NEXT v_row;
+END;
+$$;
+
+-- stent.release_cache_followers: for tasks that ended without a result (failed, cancelled)
+-- while owning a cache key, drops the pending entry and lets the calls that were waiting for
+-- it run themselves (pending, due now).
+CREATE OR REPLACE FUNCTION stent.release_cache_followers(p_task_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys   text[];
+    v_queues text[];
+BEGIN
+    WITH dropped AS (
+        DELETE FROM stent.cache c WHERE c.owner_task_id = ANY (p_task_ids) AND c.state = 'pending'
+        RETURNING c.key
+    )
+    SELECT array_agg(key) INTO v_keys FROM dropped;
+    IF v_keys IS NULL THEN
+        RETURN;
+    END IF;
+    WITH released AS (
+        UPDATE stent.tasks f SET state = 'pending', run_at = stent.current_time()
+        WHERE f.cache_key = ANY (v_keys) AND f.state = 'waiting' AND f.kind = 'activity'
+        RETURNING f.queue
+    )
+    SELECT array_agg(DISTINCT queue) INTO v_queues FROM released;
+    PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
 END;
 $$;
 

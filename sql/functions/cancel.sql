@@ -14,6 +14,7 @@ DECLARE
     v_state  text;
     v_names  text[];
     v_queues text[];
+    v_cached bigint[];
 BEGIN
     SELECT e.state INTO v_state FROM stent.executions e WHERE e.id = p_execution_id;
     IF NOT FOUND THEN
@@ -36,12 +37,16 @@ BEGIN
         FROM stent.tasks old
         WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
           AND old.id = t.id
-        RETURNING t.name, t.queue, old.state AS was
+        RETURNING t.id, t.name, t.queue, t.cache_key, old.state AS was
     )
-    SELECT array_agg(name) FILTER (WHERE was = 'running'), array_agg(queue) FILTER (WHERE was = 'running')
-    INTO v_names, v_queues
+    SELECT array_agg(name) FILTER (WHERE was = 'running'), array_agg(queue) FILTER (WHERE was = 'running'),
+           array_agg(id) FILTER (WHERE cache_key IS NOT NULL)
+    INTO v_names, v_queues, v_cached
     FROM cancelled;
     PERFORM stent.notify_slots_freed(v_names, v_queues);
+    IF v_cached IS NOT NULL THEN
+        PERFORM stent.release_cache_followers(v_cached);
+    END IF;
 
     UPDATE stent.executions e
     SET state = 'cancelled', finished_at = v_now,

@@ -384,7 +384,8 @@ BEGIN
            c.output, c.error, c.attempt, c.max_attempts, c.retry_initial_delay,
            c.retry_backoff_factor, c.retry_max_delay, c.retry_jitter, c.retry_on, c.timeout,
            c.run_at, c.lease_owner, c.lease_token, c.lease_expires_at, c.created_at,
-           c.started_at, c.finished_at, c.concurrency_key, c.wait_remaining, c.wakes_parent
+           c.started_at, c.finished_at, c.concurrency_key, c.wait_remaining, c.wakes_parent,
+           c.cache_key, c.cache_ttl
     FROM claimed c
     ORDER BY c.priority DESC, c.run_at, c.id;
 END;

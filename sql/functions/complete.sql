@@ -21,6 +21,7 @@ DECLARE
     v_names   text[];
     v_queues  text[];
     v_parents bigint[];
+    v_cached  jsonb;
 BEGIN
     IF cardinality(p_task_ids) <> cardinality(p_tokens) OR cardinality(p_task_ids) <> cardinality(p_outputs) THEN
         RAISE EXCEPTION 'stent.complete_tasks: arrays differ in length' USING ERRCODE = 'ST003';
@@ -39,7 +40,8 @@ BEGIN
             lease_expires_at = NULL
         FROM u
         WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
-        RETURNING t.id, t.execution_id, t.parent_task_id, t.name, t.queue, t.wakes_parent, u.output
+        RETURNING t.id, t.execution_id, t.parent_task_id, t.name, t.queue, t.wakes_parent, t.cache_key,
+                  t.cache_ttl, u.output
     ),
 
     finished AS (
@@ -52,8 +54,15 @@ BEGIN
     )
     SELECT (SELECT array_agg(id) FROM done), (SELECT array_agg(id) FROM finished),
            (SELECT array_agg(name) FROM done), (SELECT array_agg(queue) FROM done),
-           (SELECT array_agg(parent_task_id) FROM done WHERE wakes_parent)
-    INTO v_done, v_exec, v_names, v_queues, v_parents;
+           (SELECT array_agg(parent_task_id) FROM done WHERE wakes_parent),
+           (SELECT jsonb_agg(jsonb_build_object('id', id, 'key', cache_key, 'output', output,
+                                                'ttl_s', extract(epoch FROM cache_ttl)))
+            FROM done WHERE cache_key IS NOT NULL)
+    INTO v_done, v_exec, v_names, v_queues, v_parents, v_cached;
+
+    IF v_cached IS NOT NULL THEN
+        v_parents := coalesce(v_parents, '{}') || stent.fill_cache(v_cached, v_now);
+    END IF;
 
     PERFORM stent.wake_parents(v_parents, v_now);
     PERFORM stent.notify_finished(v_exec);
@@ -152,5 +161,43 @@ BEGIN
     )
     SELECT array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'pending') INTO v_queues FROM upd;
     PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
+END;
+$$;
+
+-- stent.fill_cache: for completed tasks that own a cache key (JSON array of {id, key, output,
+-- ttl_s}), stores the result as ready (expiring after ttl_s) and completes the calls that
+-- were waiting for the same key with it. Returns the parents to wake (one entry per follower
+-- whose parent awaits it). Called by stent.complete_tasks.
+CREATE OR REPLACE FUNCTION stent.fill_cache(p_entries jsonb, p_now timestamptz)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_parents bigint[];
+BEGIN
+    WITH x AS (
+        SELECT (e->>'id')::bigint AS id, e->>'key' AS key, e->'output' AS output,
+               (e->>'ttl_s')::double precision AS ttl_s
+        FROM jsonb_array_elements(p_entries) AS e
+    ),
+    filled AS (
+        UPDATE stent.cache c
+        SET state = 'ready', value = x.output, owner_task_id = NULL,
+            expires_at = CASE WHEN x.ttl_s IS NULL THEN NULL ELSE p_now + make_interval(secs => x.ttl_s) END
+        FROM x
+        WHERE c.key = x.key AND c.owner_task_id = x.id
+        RETURNING c.key, c.value
+    ),
+    followed AS (
+        UPDATE stent.tasks f
+        SET state = 'completed', output = filled.value, finished_at = p_now
+        FROM filled
+        WHERE f.cache_key = filled.key AND f.state = 'waiting' AND f.kind = 'activity'
+        RETURNING f.parent_task_id, f.wakes_parent
+    )
+    SELECT array_agg(parent_task_id) FILTER (WHERE wakes_parent) INTO v_parents FROM followed;
+    RETURN coalesce(v_parents, '{}');
 END;
 $$;

@@ -68,6 +68,9 @@ BEGIN
         SET attempts = EXCLUDED.attempts, error = EXCLUDED.error, created_at = EXCLUDED.created_at;
 
     PERFORM stent.notify_slots_freed(ARRAY[p_task.name], ARRAY[p_task.queue]);
+    IF p_task.cache_key IS NOT NULL THEN
+        PERFORM stent.release_cache_followers(ARRAY[p_task.id]);
+    END IF;
     IF p_task.wakes_parent THEN
         PERFORM stent.wake_parents(ARRAY[p_task.parent_task_id], p_now);
     END IF;

@@ -82,7 +82,32 @@ JOIN stent.executions e ON e.id = tree.execution_id;
 COMMENT ON VIEW stent.task_tree IS
     'Every task of every execution as a tree (depth, path of positions), with state, attempts, timings and result or error. Filter by execution_id.';
 
+-- Cached activity results (the Cache(ttl) option), shared across executions by key (a hash
+-- of name, version and input). A 'pending' entry is being computed by its owner task; calls
+-- with the same key meanwhile wait for it (single flight) as 'waiting' tasks with that
+-- cache_key, completed with the owner's result.
+ALTER TABLE stent.tasks ADD COLUMN cache_key text;
+ALTER TABLE stent.tasks ADD COLUMN cache_ttl interval;
+CREATE INDEX tasks_cache_followers_idx ON stent.tasks (cache_key)
+    WHERE state = 'waiting' AND cache_key IS NOT NULL;
+
+CREATE TABLE stent.cache (
+    key           text PRIMARY KEY,
+    name          text NOT NULL,
+    state         text NOT NULL,
+    value         jsonb,
+    owner_task_id bigint,
+    created_at    timestamptz NOT NULL,
+    expires_at    timestamptz,
+    CONSTRAINT cache_state_check CHECK (state IN ('pending', 'ready'))
+);
+
 ---- create above / drop below ----
+
+DROP TABLE stent.cache;
+DROP INDEX stent.tasks_cache_followers_idx;
+ALTER TABLE stent.tasks DROP COLUMN cache_ttl;
+ALTER TABLE stent.tasks DROP COLUMN cache_key;
 
 DROP VIEW stent.task_tree;
 
