@@ -1,6 +1,7 @@
 package stent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -91,7 +92,36 @@ func childResult[Out any](rt *runtime, def Definition, cp *store.Task) (Out, err
 	if err := rt.stopped(); err != nil {
 		return zero, err
 	}
+	if done := rt.waitResident(cp); done != nil {
+		return childResult[Out](rt, def, done)
+	}
 	return zero, rt.suspend(cp.ID)
+}
+
+// waitResident checks an unfinished child for up to the resident wait (cheap: no
+// suspension, no replay) and returns its row once finished, or nil to suspend.
+func (rt *runtime) waitResident(cp *store.Task) *store.Task {
+	if rt.residentWait <= 0 {
+		return nil
+	}
+	if rt.onWait != nil {
+		rt.onWait(true)
+		defer rt.onWait(false)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(rt.residentWait)
+	for pause := time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 20*time.Millisecond) {
+		time.Sleep(min(pause, time.Until(deadline)))
+		row, err := rt.st.GetTask(ctx, cp.ID)
+		if err != nil {
+			return nil
+		}
+		switch row.State {
+		case "completed", "failed", "cancelled":
+			return row
+		}
+	}
+	return nil
 }
 
 // Future is the result of a child started with Go, to collect later with Get.

@@ -139,6 +139,12 @@ type Invocation struct {
 	Pool            *pgxpool.Pool // where workflows load and record their checkpoints
 	TaskID          int64         // the attempt's task
 	Token           int64         // the attempt's fencing token
+	// ResidentWait is how long a workflow waiting on a child stays in memory (checking the
+	// child) before it suspends; 0 suspends at once.
+	ResidentWait time.Duration
+	// OnWait, if set, is told when the workflow starts (true) and stops (false) a resident
+	// wait, so the worker can lend its slot meanwhile.
+	OnWait func(waiting bool)
 }
 
 // Definition is an activity or workflow known to a Registry. Workers run definitions through

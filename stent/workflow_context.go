@@ -33,6 +33,9 @@ type runtime struct {
 	codec  Codec
 	limit  int
 
+	residentWait time.Duration
+	onWait       func(bool)
+
 	mu          sync.Mutex
 	checkpoints map[int32]*store.Task
 	seq         int32

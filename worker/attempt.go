@@ -142,6 +142,7 @@ func (w *Worker) invoke(a *attempt, log *zerologLogger) (out []byte, err error) 
 	inv := stent.Invocation{
 		Input: t.Input, Codec: w.client.Config().Codec, MaxPayloadBytes: w.client.Config().MaxPayloadBytes,
 		Pool: w.client.Pool(), TaskID: t.ID, Token: t.LeaseToken,
+		ResidentWait: w.cfg.ResidentWait, OnWait: w.lendSlot,
 	}
 	if !def.Transactional() {
 		return def.Invoke(ctx, inv)
@@ -252,4 +253,19 @@ func (w *Worker) suspend(a *attempt, s *stent.Suspension) (bool, error) {
 		return e
 	})
 	return ok, err
+}
+
+// lendSlot frees a workflow's slot while it waits resident for a child (so that, with one
+// slot, the child can run) and takes it back after.
+func (w *Worker) lendSlot(waiting bool) {
+	w.mu.Lock()
+	if waiting {
+		w.active--
+	} else {
+		w.active++
+	}
+	w.mu.Unlock()
+	if waiting {
+		w.signalWake()
+	}
 }

@@ -52,6 +52,11 @@ type Config struct {
 	CompletionBatchSize int
 	// DBTimeout bounds each of the worker's own database calls. Default 10s.
 	DBTimeout time.Duration
+	// ResidentWait is how long a workflow waiting on a child (Call, Future.Get) stays in
+	// memory, checking the child, before it suspends; during it the workflow lends its slot
+	// to other work. Long waits (sleeps, signals, fan-outs) always suspend at once. Default
+	// 50ms; -1 suspends at once.
+	ResidentWait time.Duration
 }
 
 // Defaults.
@@ -65,6 +70,7 @@ const (
 	DefaultPurgeInterval       = time.Hour
 	DefaultCompletionBatchSize = 1000
 	DefaultDBTimeout           = 10 * time.Second
+	DefaultResidentWait        = 50 * time.Millisecond
 )
 
 func (c Config) withDefaults(reg *stent.Registry) Config {
@@ -111,6 +117,12 @@ func (c Config) withDefaults(reg *stent.Registry) Config {
 	if c.DBTimeout == 0 {
 		c.DBTimeout = DefaultDBTimeout
 	}
+	switch c.ResidentWait {
+	case 0:
+		c.ResidentWait = DefaultResidentWait
+	case -1:
+		c.ResidentWait = 0
+	}
 	return c
 }
 
@@ -133,6 +145,8 @@ func (c Config) validate(reg *stent.Registry) error {
 		return bad("MaintenanceInterval", "must be at least 1ms")
 	case c.Retention < 0 && c.Retention != -1:
 		return bad("Retention", "must be positive, or -1 to disable")
+	case c.ResidentWait < 0 || c.ResidentWait > c.LeaseDuration/2:
+		return bad("ResidentWait", "must be -1, or between 0 and LeaseDuration/2")
 	case c.CompletionBatchSize < 1:
 		return bad("CompletionBatchSize", "must be at least 1")
 	case len(c.Functions) == 0:
