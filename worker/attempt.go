@@ -88,6 +88,7 @@ func (w *Worker) runAttempt(a *attempt) {
 	released := a.released
 	a.finished = true
 	w.active--
+	w.slotFreed.Broadcast()
 	w.mu.Unlock()
 	w.signalWake()
 
@@ -256,16 +257,22 @@ func (w *Worker) suspend(a *attempt, s *stent.Suspension) (bool, error) {
 }
 
 // lendSlot frees a workflow's slot while it waits resident for a child (so that, with one
-// slot, the child can run) and takes it back after.
+// slot, the child can run) and takes one back after: a returning workflow waits for a free
+// slot, and the claim loop leaves free slots to returning workflows first, so Concurrency is
+// never exceeded.
 func (w *Worker) lendSlot(waiting bool) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if waiting {
 		w.active--
-	} else {
-		w.active++
-	}
-	w.mu.Unlock()
-	if waiting {
+		w.slotFreed.Broadcast()
 		w.signalWake()
+		return
 	}
+	w.returning++
+	for w.active >= w.cfg.Concurrency {
+		w.slotFreed.Wait()
+	}
+	w.returning--
+	w.active++
 }

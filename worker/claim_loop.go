@@ -19,7 +19,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		if ctx.Err() != nil || w.isHardStopped() {
 			return
 		}
-		free := w.cfg.Concurrency - w.activeCount()
+		free := w.freeSlots()
 		claimed := 0
 		if free > 0 {
 			tasks, err := w.claim(ctx, free)

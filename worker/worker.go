@@ -54,12 +54,14 @@ type Worker struct {
 	hardOnce sync.Once
 	wake     chan struct{}
 
-	mu      sync.Mutex
-	state   State
-	running bool
-	held    map[int64]*attempt // claimed and not yet recorded
-	active  int                // attempts whose function is running (occupying a slot)
-	byExec  map[string]map[int64]*attempt
+	mu        sync.Mutex
+	state     State
+	running   bool
+	held      map[int64]*attempt // claimed and not yet recorded
+	active    int                // attempts whose function is running (occupying a slot)
+	returning int                // workflows back from a resident wait, waiting for a slot
+	slotFreed *sync.Cond         // signalled (with mu) whenever active decreases
+	byExec    map[string]map[int64]*attempt
 
 	attempts  sync.WaitGroup
 	completer *completer
@@ -90,6 +92,7 @@ func New(client *stent.Client, cfg Config) (*Worker, error) {
 		held:   make(map[int64]*attempt),
 		byExec: make(map[string]map[int64]*attempt),
 	}
+	w.slotFreed = sync.NewCond(&w.mu)
 	w.completer = newCompleter(w)
 	return w, nil
 }
@@ -240,6 +243,14 @@ func (w *Worker) activeCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.active
+}
+
+// freeSlots is how many tasks the claim loop may start: slots not running a function and not
+// promised to a workflow coming back from a resident wait.
+func (w *Worker) freeSlots() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cfg.Concurrency - w.active - w.returning
 }
 
 func (w *Worker) signalWake() {
