@@ -80,3 +80,28 @@ func TestWorkflowSignalTimeout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "escalated", got)
 }
+
+// TestWorkflowSignalRace: signals sent while their workflows are being claimed and reach the
+// wait (before, during or after it parks) are never lost: 40 executions, each signalled right
+// after dispatch, all finish with their payload long before the 1-hour timeout.
+func TestWorkflowSignalRace(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	wf := stent.NewWorkflow("wf.race", func(ctx stent.Context, n int) (int, error) {
+		v, err := stent.WaitSignal[int](ctx, "value", time.Hour)
+		return v + n, err
+	}, stent.InRegistry(b.reg))
+	stenttest.StartWorker(t, b.client, worker.Config{Concurrency: 8, PollInterval: 10 * time.Minute})
+	ids := make([]uuid.UUID, 40)
+	for i := range ids {
+		id, err := wf.Dispatch(b.ctx, b.client, i)
+		require.NoError(t, err)
+		ids[i] = id
+		require.NoError(t, b.client.Signal(b.ctx, id, "value", 1000))
+	}
+	for i, id := range ids {
+		got, err := wf.Wait(b.ctx, b.client, id)
+		require.NoError(t, err)
+		require.Equal(t, 1000+i, got)
+	}
+}

@@ -11,8 +11,9 @@
 --   ST003 invalid argument: a malformed or out-of-range argument; nothing was changed
 --   ST004 wrong state: the row exists but is not in a state that allows the operation
 --
--- Lock order, in every function that takes more than one: dead letter, then task rows —
--- children before their parents (descending id within an execution) — then the execution row.
+-- Lock order, in every function that takes more than one: an execution's signal advisory lock
+-- (send_signal, wait_signal), then dead letter, then task rows — children before their
+-- parents (descending id within an execution) — then the execution row.
 {{ template "time.sql" . }}
 {{ template "retry.sql" . }}
 {{ template "dispatch.sql" . }}

@@ -25,12 +25,14 @@ BEGIN
     IF v_state NOT IN ('pending', 'running') THEN
         RAISE EXCEPTION 'stent.send_signal: execution % is %', p_execution_id, v_state USING ERRCODE = 'ST004';
     END IF;
+    -- Serializes with stent.wait_signal on this execution (taken first in both), so a signal
+    -- is either seen by the wait or finds the wait parked and wakes it.
+    PERFORM pg_advisory_xact_lock(hashtextextended('stent.signal:' || p_execution_id::text, 0));
     INSERT INTO stent.signals (execution_id, name, payload, created_at)
     VALUES (p_execution_id, p_name, coalesce(p_payload, 'null'::jsonb), v_now)
     RETURNING id INTO v_id;
 
-    -- Wake a workflow parked on this name (it waits on the parent row lock if the workflow is
-    -- parking right now, and then sees it parked).
+    -- Wake a workflow parked on this name.
     WITH woken AS (
         UPDATE stent.tasks p
         SET run_at = v_now
@@ -46,7 +48,8 @@ END;
 $$;
 
 -- stent.wait_signal: the durable WaitSignal of a running workflow task at position p_seq,
--- atomic with respect to stent.send_signal. Under the parent's row lock it records (or finds)
+-- atomic with respect to stent.send_signal (both take the execution's signal advisory lock
+-- first). Under the parent's row lock it records (or finds)
 -- the signal-wait row — its deadline (now + p_timeout) fixed the first time — then: if the
 -- row already received a signal, returns it; else consumes the oldest unconsumed signal of
 -- that name; else, past the deadline, records and returns a timeout; else parks the workflow
@@ -74,7 +77,10 @@ BEGIN
         RAISE EXCEPTION 'stent.wait_signal: a position >= 0, a name and a timeout >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
-    -- Lock order: the wait's row (a child) before its parent, as everywhere.
+    -- The execution's signal lock first (as stent.send_signal), then the wait's row (a child)
+    -- before its parent, as everywhere.
+    PERFORM pg_advisory_xact_lock(hashtextextended('stent.signal:' || t.execution_id::text, 0))
+    FROM stent.tasks t WHERE t.id = p_parent_task_id;
     PERFORM 1 FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq FOR UPDATE;
     v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.wait_signal', true);
 
