@@ -12,9 +12,6 @@ AS $$
 DECLARE
     v_now   timestamptz := stent.current_time();
     v_state  text;
-    v_names  text[];
-    v_queues text[];
-    v_cached bigint[];
 BEGIN
     SELECT e.state INTO v_state FROM stent.executions e WHERE e.id = p_execution_id;
     IF NOT FOUND THEN
@@ -25,28 +22,7 @@ BEGIN
         RETURN v_state;
     END IF;
 
-    -- Lock order: tasks, children before parents (descending id), then the execution.
-    PERFORM 1 FROM stent.tasks t
-    WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
-    ORDER BY t.id DESC
-    FOR UPDATE;
-
-    WITH cancelled AS (
-        UPDATE stent.tasks t
-        SET state = 'cancelled', finished_at = v_now, lease_owner = NULL, lease_expires_at = NULL
-        FROM stent.tasks old
-        WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
-          AND old.id = t.id
-        RETURNING t.id, t.name, t.queue, t.cache_key, old.state AS was
-    )
-    SELECT array_agg(name) FILTER (WHERE was = 'running'), array_agg(queue) FILTER (WHERE was = 'running'),
-           array_agg(id) FILTER (WHERE cache_key IS NOT NULL)
-    INTO v_names, v_queues, v_cached
-    FROM cancelled;
-    PERFORM stent.notify_slots_freed(v_names, v_queues);
-    IF v_cached IS NOT NULL THEN
-        PERFORM stent.release_cache_followers(v_cached);
-    END IF;
+    PERFORM stent.cancel_tasks(p_execution_id, v_now);
 
     UPDATE stent.executions e
     SET state = 'cancelled', finished_at = v_now,
@@ -61,5 +37,44 @@ BEGIN
     PERFORM pg_notify('stent_cancel', p_execution_id::text);
     PERFORM stent.notify_finished(ARRAY[p_execution_id]);
     RETURN v_state;
+END;
+$$;
+
+-- stent.cancel_tasks: cancels every unfinished task of an execution (cancel, deadline): locks
+-- them children before parents (descending id), wakes workers waiting on the concurrency
+-- slots the running ones held, and lets calls waiting on a cache key they owned run
+-- themselves. The caller updates the execution row after (lock order: tasks, then execution).
+CREATE OR REPLACE FUNCTION stent.cancel_tasks(p_execution_id uuid, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_names  text[];
+    v_queues text[];
+    v_cached bigint[];
+BEGIN
+    PERFORM 1 FROM stent.tasks t
+    WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
+    ORDER BY t.id DESC
+    FOR UPDATE;
+
+    WITH cancelled AS (
+        UPDATE stent.tasks t
+        SET state = 'cancelled', finished_at = p_now, lease_owner = NULL, lease_expires_at = NULL
+        FROM stent.tasks old
+        WHERE t.execution_id = p_execution_id AND t.state IN ('pending', 'running', 'waiting')
+          AND old.id = t.id
+        RETURNING t.id, t.name, t.queue, t.cache_key, old.state AS was
+    )
+    SELECT array_agg(name) FILTER (WHERE was = 'running'), array_agg(queue) FILTER (WHERE was = 'running'),
+           array_agg(id) FILTER (WHERE cache_key IS NOT NULL)
+    INTO v_names, v_queues, v_cached
+    FROM cancelled;
+    PERFORM stent.notify_slots_freed(v_names, v_queues);
+    IF v_cached IS NOT NULL THEN
+        PERFORM stent.release_cache_followers(v_cached);
+    END IF;
 END;
 $$;

@@ -12,7 +12,6 @@ DECLARE
     v_now timestamptz := stent.current_time();
     v_id  uuid;
     v_deadline timestamptz;
-    v_cached   bigint[];
 BEGIN
     FOR v_id, v_deadline IN
         SELECT e.id, e.deadline FROM stent.executions e
@@ -20,19 +19,7 @@ BEGIN
         ORDER BY e.deadline
         LIMIT p_limit
     LOOP
-        PERFORM 1 FROM stent.tasks t
-        WHERE t.execution_id = v_id AND t.state IN ('pending', 'running', 'waiting')
-        ORDER BY t.id DESC FOR UPDATE;
-        WITH cancelled AS (
-            UPDATE stent.tasks t
-            SET state = 'cancelled', finished_at = v_now, lease_owner = NULL, lease_expires_at = NULL
-            WHERE t.execution_id = v_id AND t.state IN ('pending', 'running', 'waiting')
-            RETURNING t.id, t.cache_key
-        )
-        SELECT array_agg(id) FILTER (WHERE cache_key IS NOT NULL) INTO v_cached FROM cancelled;
-        IF v_cached IS NOT NULL THEN
-            PERFORM stent.release_cache_followers(v_cached);
-        END IF;
+        PERFORM stent.cancel_tasks(v_id, v_now);
         UPDATE stent.executions e
         SET state = 'timed_out', finished_at = v_now,
             error = jsonb_build_object('kind', 'timed_out', 'retryable', false,
