@@ -4,33 +4,64 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stentdev/stent/internal/pglaunch"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
-
-// defaultTestDatabaseURL is used when STENT_TEST_DATABASE_URL is not set.
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable"
 
 // waitTimeout is the upper bound for anything a test waits for. Tests never
 // sleep: they wait on channels and fail after waitTimeout.
 const waitTimeout = 15 * time.Second
 
+// databaseURL is the server the tests connect to: STENT_TEST_DATABASE_URL, or
+// a throwaway cluster started by TestMain. (This package cannot use stenttest,
+// which depends on it.)
+var databaseURL string
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	os.Exit(runTests(m))
+}
+
+// runTests starts a cluster unless STENT_TEST_DATABASE_URL is set, runs the
+// tests, stops the cluster and checks for leaked goroutines.
+func runTests(m *testing.M) int {
+	var cluster *pglaunch.Cluster
+	databaseURL = os.Getenv("STENT_TEST_DATABASE_URL")
+	if databaseURL == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		var err error
+		cluster, err = pglaunch.Start(ctx, pglaunch.Options{})
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "notifier tests: start PostgreSQL:", err)
+			return 1
+		}
+		databaseURL = cluster.URL("postgres")
+	}
+	code := m.Run()
+	if cluster != nil {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "notifier tests: stop PostgreSQL:", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }
 
 // testDatabaseURL returns the database the tests connect to.
-func testDatabaseURL() string {
-	if u := os.Getenv("STENT_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestDatabaseURL
-}
+func testDatabaseURL() string { return databaseURL }
 
 // newTestPool returns a pool on the test database, closed when t ends.
 func newTestPool(t *testing.T, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
