@@ -34,3 +34,6 @@
 {{ template "signal.sql" . }}
 {{ template "effect.sql" . }}
 {{ template "expire.sql" . }}
+{{ template "explain.sql" . }}
+{{ template "doctor.sql" . }}
+{{ template "retry_execution.sql" . }}

@@ -20,6 +20,6 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN 3;
+    RETURN 4;
 END;
 $$;

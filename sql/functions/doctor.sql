@@ -1,0 +1,1 @@
+-- doctor: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+-- explain: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+-- retry_execution: placeholder, filled in by its issue.
