@@ -14,14 +14,25 @@ import (
 )
 
 const executionCancel = `-- name: ExecutionCancel :one
-SELECT stent.cancel_execution($1::uuid)::text AS state
+SELECT c.state::text AS state, coalesce(e.state, '')::text AS previous_state,
+       coalesce(e.workflow, '')::text AS workflow
+FROM stent.cancel_execution($1::uuid) AS c(state)
+LEFT JOIN stent.executions e ON e.id = $1::uuid
 `
 
-func (q *Queries) ExecutionCancel(ctx context.Context, db DBTX, id uuid.UUID) (string, error) {
+type ExecutionCancelRow struct {
+	State         string
+	PreviousState string
+	Workflow      string
+}
+
+// The join reads the execution as it was before the cancel (the statement's snapshot), so the
+// caller knows whether this call cancelled it and which workflow it was (for metrics).
+func (q *Queries) ExecutionCancel(ctx context.Context, db DBTX, id uuid.UUID) (*ExecutionCancelRow, error) {
 	row := db.QueryRow(ctx, executionCancel, id)
-	var state string
-	err := row.Scan(&state)
-	return state, err
+	var i ExecutionCancelRow
+	err := row.Scan(&i.State, &i.PreviousState, &i.Workflow)
+	return &i, err
 }
 
 const executionCounters = `-- name: ExecutionCounters :many
@@ -87,22 +98,28 @@ func (q *Queries) ExecutionDispatchMany(ctx context.Context, db DBTX, requests [
 }
 
 const executionExpire = `-- name: ExecutionExpire :many
-SELECT e::uuid AS id FROM stent.expire_executions($1::integer) AS e
+SELECT e.execution_id::uuid AS id, e.workflow::text AS workflow
+FROM stent.expire_executions($1::integer) AS e
 `
 
-func (q *Queries) ExecutionExpire(ctx context.Context, db DBTX, maxRows int32) ([]uuid.UUID, error) {
+type ExecutionExpireRow struct {
+	ID       uuid.UUID
+	Workflow string
+}
+
+func (q *Queries) ExecutionExpire(ctx context.Context, db DBTX, maxRows int32) ([]*ExecutionExpireRow, error) {
 	rows, err := db.Query(ctx, executionExpire, maxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []uuid.UUID
+	var items []*ExecutionExpireRow
 	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
+		var i ExecutionExpireRow
+		if err := rows.Scan(&i.ID, &i.Workflow); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -196,6 +196,7 @@ type Task struct {
 	WakesParent        bool
 	CacheKey           pgtype.Text
 	CacheTtl           pgtype.Interval
+	TraceContext       []byte
 }
 
 type Worker struct {

@@ -14,7 +14,7 @@ import (
 )
 
 const taskCallChild = `-- name: TaskCallChild :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.call_child($1::bigint, $2::bigint, $3::integer, $4::jsonb)
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.call_child($1::bigint, $2::bigint, $3::integer, $4::jsonb)
 `
 
 type TaskCallChildParams struct {
@@ -66,12 +66,13 @@ func (q *Queries) TaskCallChild(ctx context.Context, db DBTX, arg *TaskCallChild
 		&i.WakesParent,
 		&i.CacheKey,
 		&i.CacheTtl,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const taskClaim = `-- name: TaskClaim :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
                                 $5::integer, make_interval(secs => $6::double precision))
 `
 
@@ -134,6 +135,7 @@ func (q *Queries) TaskClaim(ctx context.Context, db DBTX, arg *TaskClaimParams) 
 			&i.WakesParent,
 			&i.CacheKey,
 			&i.CacheTtl,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -232,7 +234,7 @@ func (q *Queries) TaskFail(ctx context.Context, db DBTX, arg *TaskFailParams) (*
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE id = $1
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error) {
@@ -272,12 +274,13 @@ func (q *Queries) TaskGet(ctx context.Context, db DBTX, id int64) (*Task, error)
 		&i.WakesParent,
 		&i.CacheKey,
 		&i.CacheTtl,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const taskListByExecution = `-- name: TaskListByExecution :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE execution_id = $1 ORDER BY id
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.tasks WHERE execution_id = $1 ORDER BY id
 `
 
 func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID uuid.UUID) ([]*Task, error) {
@@ -323,6 +326,7 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 			&i.WakesParent,
 			&i.CacheKey,
 			&i.CacheTtl,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -335,7 +339,7 @@ func (q *Queries) TaskListByExecution(ctx context.Context, db DBTX, executionID 
 }
 
 const taskListChildren = `-- name: TaskListChildren :many
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.tasks WHERE parent_task_id = $1 ORDER BY seq
 `
 
 func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pgtype.Int8) ([]*Task, error) {
@@ -381,6 +385,7 @@ func (q *Queries) TaskListChildren(ctx context.Context, db DBTX, parentTaskID pg
 			&i.WakesParent,
 			&i.CacheKey,
 			&i.CacheTtl,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -409,8 +414,54 @@ func (q *Queries) TaskNextDue(ctx context.Context, db DBTX, arg *TaskNextDuePara
 	return seconds, err
 }
 
+const taskQueueStats = `-- name: TaskQueueStats :many
+SELECT t.queue::text AS queue,
+       (count(*) FILTER (WHERE t.run_at <= n.now))::bigint AS due,
+       (count(*) FILTER (WHERE t.run_at > n.now))::bigint AS delayed,
+       coalesce(extract(epoch FROM n.now - min(t.run_at) FILTER (WHERE t.run_at <= n.now)), 0)::double precision
+           AS oldest_due_seconds
+FROM stent.tasks t, (SELECT stent.current_time() AS now) n
+WHERE t.state = 'pending'
+GROUP BY t.queue, n.now
+ORDER BY t.queue
+`
+
+type TaskQueueStatsRow struct {
+	Queue            string
+	Due              int64
+	Delayed          int64
+	OldestDueSeconds float64
+}
+
+// One aggregate over the pending tasks (tasks_claim_idx): per queue, the tasks due now, the
+// delayed ones, and the age of the oldest due task on the database clock.
+func (q *Queries) TaskQueueStats(ctx context.Context, db DBTX) ([]*TaskQueueStatsRow, error) {
+	rows, err := db.Query(ctx, taskQueueStats)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*TaskQueueStatsRow
+	for rows.Next() {
+		var i TaskQueueStatsRow
+		if err := rows.Scan(
+			&i.Queue,
+			&i.Due,
+			&i.Delayed,
+			&i.OldestDueSeconds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskRecordEffect = `-- name: TaskRecordEffect :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_effect($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.record_effect($1::bigint, $2::bigint, $3::integer, $4::text,
                                   $5::text, $6::jsonb)
 `
 
@@ -467,12 +518,13 @@ func (q *Queries) TaskRecordEffect(ctx context.Context, db DBTX, arg *TaskRecord
 		&i.WakesParent,
 		&i.CacheKey,
 		&i.CacheTtl,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const taskRecordSleep = `-- name: TaskRecordSleep :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.record_sleep($1::bigint, $2::bigint, $3::integer, $4::text,
                                  make_interval(secs => $5::double precision),
                                  $6::timestamptz)
 `
@@ -530,12 +582,13 @@ func (q *Queries) TaskRecordSleep(ctx context.Context, db DBTX, arg *TaskRecordS
 		&i.WakesParent,
 		&i.CacheKey,
 		&i.CacheTtl,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const taskRecordStep = `-- name: TaskRecordStep :one
-SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.record_step($1::bigint, $2::bigint, $3::integer, $4::text,
                                 $5::text, $6::jsonb)
 `
 
@@ -592,6 +645,7 @@ func (q *Queries) TaskRecordStep(ctx context.Context, db DBTX, arg *TaskRecordSt
 		&i.WakesParent,
 		&i.CacheKey,
 		&i.CacheTtl,
+		&i.TraceContext,
 	)
 	return &i, err
 }
@@ -664,13 +718,18 @@ func (q *Queries) TaskRenewLeases(ctx context.Context, db DBTX, arg *TaskRenewLe
 }
 
 const taskRescueExpired = `-- name: TaskRescueExpired :many
-SELECT r.task_id::bigint AS task_id, r.state::text AS state
+SELECT r.task_id::bigint AS task_id, r.state::text AS state, r.name::text AS name,
+       r.queue::text AS queue, r.execution_id::uuid AS execution_id, r.root::boolean AS root
 FROM stent.rescue_expired($1::integer) AS r
 `
 
 type TaskRescueExpiredRow struct {
-	TaskID int64
-	State  string
+	TaskID      int64
+	State       string
+	Name        string
+	Queue       string
+	ExecutionID uuid.UUID
+	Root        bool
 }
 
 func (q *Queries) TaskRescueExpired(ctx context.Context, db DBTX, maxTasks int32) ([]*TaskRescueExpiredRow, error) {
@@ -682,7 +741,14 @@ func (q *Queries) TaskRescueExpired(ctx context.Context, db DBTX, maxTasks int32
 	var items []*TaskRescueExpiredRow
 	for rows.Next() {
 		var i TaskRescueExpiredRow
-		if err := rows.Scan(&i.TaskID, &i.State); err != nil {
+		if err := rows.Scan(
+			&i.TaskID,
+			&i.State,
+			&i.Name,
+			&i.Queue,
+			&i.ExecutionID,
+			&i.Root,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

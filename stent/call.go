@@ -166,6 +166,7 @@ func childRequest(rt *runtime, def Definition, in any) ([]byte, error) {
 		MaxAttempts: o.Retry.MaxAttempts, RetryInitialMS: ms(o.Retry.InitialDelay),
 		RetryBackoffFactor: o.Retry.BackoffFactor, RetryMaxMS: ms(o.Retry.MaxDelay), RetryJitter: o.Retry.Jitter,
 		RetryOn: o.Retry.RetryOn, TimeoutMS: ms(o.Timeout), KeyPath: o.KeyPath,
+		TraceContext: rt.traceContext,
 	}
 	if o.Cached {
 		h := sha256.New()

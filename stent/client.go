@@ -8,15 +8,29 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stentdev/stent/internal/notifier"
 	"github.com/stentdev/stent/internal/store"
+	"github.com/stentdev/stent/internal/telemetry"
 )
 
 // Config configures a Client. Zero fields take the documented defaults.
 type Config struct {
-	// Logger receives Stent's structured logs. Default: no logging. Payloads are never logged.
+	// Logger receives Stent's structured logs. Default: no logging. Events carry
+	// execution_id, task_id, function, attempt and, when traced, trace_id. Payloads (inputs,
+	// outputs) are never logged unless LogPayloads is set.
 	Logger *zerolog.Logger
+	// LogPayloads adds inputs and outputs to the debug-level dispatch and completion events.
+	// Default false: payloads may hold personal data.
+	LogPayloads bool
+	// Metrics receives operational events (claims, attempts, retries, dead letters, ...) of
+	// this client and of the workers built on it. Default: NopMetrics. See package stentprom.
+	Metrics Metrics
+	// TracerProvider creates the spans of dispatches and attempts. Default:
+	// otel.GetTracerProvider(), which records nothing unless the application set one.
+	TracerProvider trace.TracerProvider
 	// Registry holds the definitions this client dispatches and its workers run.
 	// Default: DefaultRegistry.
 	Registry *Registry
@@ -39,6 +53,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Registry == nil {
 		c.Registry = DefaultRegistry
+	}
+	if c.Metrics == nil {
+		c.Metrics = NopMetrics{}
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
@@ -71,6 +91,8 @@ type Client struct {
 	registry *Registry
 	codec    Codec
 	logger   *zerolog.Logger
+	metrics  Metrics
+	tracer   trace.Tracer
 
 	mu      sync.Mutex
 	closed  bool
@@ -94,6 +116,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*Client, error) {
 		registry: cfg.Registry,
 		codec:    cfg.Codec,
 		logger:   cfg.Logger,
+		metrics:  cfg.Metrics,
+		tracer:   cfg.TracerProvider.Tracer(telemetry.TracerName),
 	}, nil
 }
 
@@ -102,6 +126,10 @@ func (c *Client) Pool() *pgxpool.Pool { return c.pool }
 
 // Config returns the client's configuration with defaults applied.
 func (c *Client) Config() Config { return c.cfg }
+
+// Tracer returns the tracer of the client's TracerProvider (workers start their attempt
+// spans with it).
+func (c *Client) Tracer() trace.Tracer { return c.tracer }
 
 // Registry returns the client's registry.
 func (c *Client) Registry() *Registry { return c.registry }

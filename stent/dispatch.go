@@ -8,8 +8,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stentdev/stent/internal/store"
+	"github.com/stentdev/stent/internal/telemetry"
 )
 
 // DispatchOption adjusts one dispatch.
@@ -159,6 +163,7 @@ type dispatchRequest struct {
 	CacheKey           string          `json:"cache_key,omitempty"`
 	CacheTTLMS         float64         `json:"cache_ttl_ms,omitempty"`
 	KeyPath            []string        `json:"key_path,omitempty"`
+	TraceContext       json.RawMessage `json:"trace_context,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -221,11 +226,36 @@ func (c *Client) newRequest(def Definition, input any, opts []DispatchOption) (d
 	return r, nil
 }
 
-// dispatch inserts the requests on st (the pool or a caller's transaction) in one statement.
+// dispatch inserts the requests on st (the pool or a caller's transaction) in one statement,
+// inside a "stent.dispatch" span that continues ctx's trace; the span's context is stored
+// with each root task, so that the executions' attempts join the caller's trace.
 func (c *Client) dispatch(ctx context.Context, st *store.Store, reqs []dispatchRequest) ([]store.Dispatched, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
+	ctx, span := c.tracer.Start(ctx, "stent.dispatch "+reqs[0].Name, trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	if tc := telemetry.Inject(ctx); tc != nil {
+		for i := range reqs {
+			reqs[i].TraceContext = tc
+		}
+	}
+	res, err := c.dispatchRequests(ctx, st, reqs)
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.AttrFunction.String(reqs[0].Name), telemetry.AttrKind.String(reqs[0].Kind),
+			telemetry.AttrQueue.String(reqs[0].Queue), telemetry.AttrCount.Int(len(reqs)))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else if len(res) == 1 {
+			span.SetAttributes(telemetry.AttrExecutionID.String(res[0].ExecutionID.String()),
+				telemetry.AttrTaskID.Int64(res[0].TaskID), telemetry.AttrCreated.Bool(res[0].Created))
+		}
+	}
+	return res, err
+}
+
+func (c *Client) dispatchRequests(ctx context.Context, st *store.Store, reqs []dispatchRequest) ([]store.Dispatched, error) {
 	body, err := json.Marshal(reqs)
 	if err != nil {
 		return nil, fmt.Errorf("stent: encoding dispatch: %w", err)
@@ -234,12 +264,27 @@ func (c *Client) dispatch(ctx context.Context, st *store.Store, reqs []dispatchR
 	if err != nil {
 		return nil, mapStoreError(err)
 	}
+	traceID := ""
+	if c.logger.GetLevel() <= zerolog.DebugLevel {
+		traceID = telemetry.TraceID(ctx)
+	}
 	for i, r := range res {
-		ev := c.logger.Debug()
-		if ev.Enabled() {
-			ev.Str("execution_id", r.ExecutionID.String()).Int64("task_id", r.TaskID).
-				Str("function", reqs[i].Name).Str("queue", reqs[i].Queue).Bool("created", r.Created).Msg("stent: dispatched")
+		if r.Created {
+			c.metrics.ExecutionDispatched(reqs[i].Name, reqs[i].Queue)
 		}
+		ev := c.logger.Debug()
+		if !ev.Enabled() {
+			continue
+		}
+		ev = ev.Str("execution_id", r.ExecutionID.String()).Int64("task_id", r.TaskID).
+			Str("function", reqs[i].Name).Str("queue", reqs[i].Queue).Bool("created", r.Created)
+		if traceID != "" {
+			ev = ev.Str("trace_id", traceID)
+		}
+		if c.cfg.LogPayloads {
+			ev = ev.RawJSON("input", reqs[i].Input)
+		}
+		ev.Msg("stent: dispatched")
 	}
 	return res, nil
 }

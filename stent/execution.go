@@ -207,12 +207,15 @@ func validState(s ExecutionState) bool {
 // Cancel cancels the execution and every unfinished task in it, and returns the resulting
 // state. Cancelling a finished execution changes nothing and returns its state.
 func (c *Client) Cancel(ctx context.Context, id uuid.UUID) (ExecutionState, error) {
-	st, err := c.store.CancelExecution(ctx, id)
+	r, err := c.store.CancelExecution(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	c.logger.Info().Str("execution_id", id.String()).Str("state", st).Msg("stent: cancel requested")
-	return ExecutionState(st), nil
+	if r.State == string(StateCancelled) && !ExecutionState(r.Previous).Terminal() {
+		c.metrics.ExecutionFinished(r.Workflow, StateCancelled)
+	}
+	c.logger.Info().Str("execution_id", id.String()).Str("function", r.Workflow).Str("state", r.State).Msg("stent: cancel requested")
+	return ExecutionState(r.State), nil
 }
 
 // PurgeParams tunes Purge.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/stentdev/stent/internal/store"
+	"github.com/stentdev/stent/internal/telemetry"
 )
 
 // Workflow is a typed, deterministic function whose durable calls are checkpointed: each call
@@ -55,7 +56,7 @@ func (w *Workflow[In, Out]) Invoke(ctx context.Context, inv Invocation) ([]byte,
 		return nil, fmt.Errorf("stent: workflow %s invoked without a pool", w.name)
 	}
 	rt := &runtime{st: store.New(inv.Pool), taskID: inv.TaskID, token: inv.Token, codec: inv.Codec, limit: inv.MaxPayloadBytes,
-		residentWait: inv.ResidentWait, onWait: inv.OnWait}
+		residentWait: inv.ResidentWait, onWait: inv.OnWait, traceContext: telemetry.Inject(ctx)}
 	if err := rt.load(ctx); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package stent
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ type runtime struct {
 
 	residentWait time.Duration
 	onWait       func(bool)
+	// traceContext is the attempt span's context (W3C headers as JSON), stored with every
+	// child so that its attempts join the workflow's trace; nil when not traced.
+	traceContext json.RawMessage
 
 	mu          sync.Mutex
 	checkpoints map[int32]*store.Task

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stentdev/stent/internal/store"
 	"github.com/stentdev/stent/stent"
@@ -20,6 +22,12 @@ type attempt struct {
 	cancel   context.CancelCauseFunc
 	released bool // set under Worker.mu when released at shutdown: record nothing
 	finished bool // set under Worker.mu when the function returned: not released at shutdown
+
+	run  context.Context // ctx with the attempt's span: what the function runs with
+	span trace.Span      // the attempt's span (ended by Worker.finish)
+	ran  time.Duration   // how long the function ran (for the metrics)
+	out  []byte          // the output, while the completer records it
+	log  zerolog.Logger  // with the attempt's ids (set before the attempt is shared)
 }
 
 func (a *attempt) lease() store.Lease {
@@ -28,8 +36,16 @@ func (a *attempt) lease() store.Lease {
 
 // startAttempt registers a claimed task and runs it in its own goroutine.
 func (w *Worker) startAttempt(t *store.Task) {
+	w.claimed(t)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	a := &attempt{task: t, ctx: ctx, cancel: cancel}
+	a.run = w.startSpan(a)
+	lc := w.log.With().Str("execution_id", t.ExecutionID.String()).Int64("task_id", t.ID).
+		Str("function", t.Name).Int32("attempt", t.Attempt)
+	if sc := a.span.SpanContext(); sc.HasTraceID() {
+		lc = lc.Str("trace_id", sc.TraceID().String())
+	}
+	a.log = lc.Logger()
 	exec := t.ExecutionID.String()
 	w.mu.Lock()
 	if old, ok := w.held[t.ID]; ok {
@@ -69,9 +85,10 @@ func (w *Worker) forget(taskID, token int64) {
 func (w *Worker) runAttempt(a *attempt) {
 	defer w.attempts.Done()
 	t := a.task
-	log := w.log.With().Str("execution_id", t.ExecutionID.String()).Int64("task_id", t.ID).
-		Str("function", t.Name).Int32("attempt", t.Attempt).Logger()
-	out, err := w.invoke(a, &log)
+	ctx := a.run
+	log := &a.log
+	began := time.Now()
+	out, err := w.invoke(ctx, a, log)
 	suspended := false
 	for range maxReplays {
 		var susp *stent.Suspension
@@ -81,8 +98,9 @@ func (w *Worker) runAttempt(a *attempt) {
 		if suspended, err = w.suspend(a, susp); suspended || err != nil {
 			break
 		}
-		out, err = w.invoke(a, &log) // the awaited children finished meanwhile: run on
+		out, err = w.invoke(ctx, a, log) // the awaited children finished meanwhile: run on
 	}
+	a.ran = time.Since(began)
 
 	w.mu.Lock()
 	released := a.released
@@ -95,35 +113,46 @@ func (w *Worker) runAttempt(a *attempt) {
 	cause := context.Cause(a.ctx)
 	switch {
 	case released:
-		return // released at shutdown; nothing to record
+		w.finish(a, stent.OutcomeReleased, nil) // released at shutdown; nothing to record
+		return
 	case suspended:
 		log.Debug().Msg("stent: workflow suspended until its children finish")
+		w.finish(a, stent.OutcomeSuspended, nil)
 		w.forget(t.ID, t.LeaseToken)
 		return
-	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(cause, stent.ErrCancelled), errors.Is(err, stent.ErrLeaseLost):
-		log.Warn().Err(cause).Msg("stent: attempt abandoned; its result is discarded")
+	case errors.Is(cause, stent.ErrCancelled):
+		log.Info().Msg("stent: attempt cancelled with its execution; its result is discarded")
+		w.finish(a, stent.OutcomeCancelled, nil)
+		w.forget(t.ID, t.LeaseToken)
+		return
+	case errors.Is(cause, stent.ErrLeaseLost), errors.Is(err, stent.ErrLeaseLost):
+		log.Warn().Err(cause).Msg("stent: attempt abandoned after losing its lease; its result is discarded")
+		w.finish(a, stent.OutcomeLeaseLost, nil)
 		w.forget(t.ID, t.LeaseToken)
 		return
 	case err == nil && out == nil:
+		log.Debug().Msg("stent: attempt completed transactionally")
+		w.finish(a, stent.OutcomeCompleted, nil)
 		w.forget(t.ID, t.LeaseToken) // transactional: completed in its own transaction
 		return
 	case err == nil:
-		w.completer.add(store.Completion{TaskID: t.ID, Token: t.LeaseToken, Output: out})
+		a.out = out
+		w.completer.add(a)
 		return
 	}
-	w.recordFailure(a, err, &log)
+	w.recordFailure(a, err, log)
 }
 
 // invoke runs the function with panic recovery, the attempt timeout and, for transactional
 // definitions, the attempt's transaction. A nil output with a nil error means the attempt
 // already completed in its transaction.
-func (w *Worker) invoke(a *attempt, log *zerologLogger) (out []byte, err error) {
+func (w *Worker) invoke(ctx context.Context, a *attempt, log *zerologLogger) (out []byte, err error) {
 	t := a.task
 	def, ok := w.reg.Lookup(t.Name)
 	if !ok {
 		return nil, stent.WithKind(stent.KindUnregistered, &stent.UnregisteredError{Name: t.Name, Registered: w.reg.Names()})
 	}
-	ctx := stent.WithAttempt(a.ctx, stent.AttemptInfo{
+	ctx = stent.WithAttempt(ctx, stent.AttemptInfo{
 		ExecutionID: t.ExecutionID, TaskID: t.ID, Name: t.Name, Attempt: int(t.Attempt),
 		MaxAttempts: int(t.MaxAttempts), WorkerID: w.cfg.ID,
 	})
@@ -172,7 +201,6 @@ func (w *Worker) invokeTx(ctx context.Context, a *attempt, def stent.Definition,
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("stent: committing the attempt's transaction: %w", err)
 	}
-	log.Debug().Msg("stent: attempt completed transactionally")
 	return nil, nil
 }
 
@@ -201,12 +229,16 @@ func (w *Worker) recordFailure(a *attempt, err error, log *zerologLogger) {
 	switch {
 	case errors.Is(ferr, stent.ErrLeaseLost):
 		log.Warn().Msg("stent: attempt failed after losing its lease; failure discarded")
+		w.finish(a, stent.OutcomeLeaseLost, err)
 	case ferr != nil:
 		log.Error().Err(ferr).Msg("stent: recording failed attempt; the task will be rescued when its lease expires")
+		w.finish(a, stent.OutcomeUnrecorded, err)
 	case res.State == "pending":
 		log.Warn().Str("error_kind", te.Kind).Str("error", te.Message).Time("retry_at", *res.RunAt).Msg("stent: attempt failed; will retry")
+		w.finish(a, stent.OutcomeRetried, err)
 	default:
 		log.Error().Str("error_kind", te.Kind).Str("error", te.Message).Msg("stent: task failed; moved to the dead-letter queue")
+		w.finish(a, stent.OutcomeDeadLettered, err)
 	}
 }
 

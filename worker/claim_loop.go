@@ -36,6 +36,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 				continue
 			}
 			failures = 0
+			w.metrics.ClaimPolled(len(tasks))
 			for _, t := range tasks {
 				w.startAttempt(t)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/stentdev/stent/internal/store"
 	"github.com/stentdev/stent/stent"
@@ -15,25 +16,27 @@ import (
 // statement. Under load completions pile up during each write, so batches grow by
 // themselves; when idle a completion is written at once.
 type completer struct {
-	w    *Worker
-	in   chan store.Completion
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	w     *Worker
+	in    chan *attempt
+	comps []store.Completion // the statement's arguments, reused
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newCompleter(w *Worker) *completer {
 	return &completer{
 		w:    w,
-		in:   make(chan store.Completion, 2*w.cfg.Concurrency),
+		in:   make(chan *attempt, 2*w.cfg.Concurrency),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 }
 
-// add queues a completion; it blocks when the queue is full (back-pressure on the slot).
-func (c *completer) add(comp store.Completion) {
-	c.in <- comp
+// add queues a finished attempt (its output in a.out); it blocks when the queue is full
+// (back-pressure on the slot).
+func (c *completer) add(a *attempt) {
+	c.in <- a
 }
 
 // stop flushes everything queued and waits for the loop to end. Call it after every attempt
@@ -45,7 +48,7 @@ func (c *completer) stop() {
 
 func (c *completer) run() {
 	defer close(c.done)
-	batch := make([]store.Completion, 0, c.w.cfg.CompletionBatchSize)
+	batch := make([]*attempt, 0, c.w.cfg.CompletionBatchSize)
 	for {
 		select {
 		case comp := <-c.in:
@@ -65,7 +68,7 @@ func (c *completer) run() {
 }
 
 // take appends queued completions without blocking, up to the batch size.
-func (c *completer) take(batch []store.Completion) []store.Completion {
+func (c *completer) take(batch []*attempt) []*attempt {
 	for len(batch) < c.w.cfg.CompletionBatchSize {
 		select {
 		case comp := <-c.in:
@@ -77,13 +80,21 @@ func (c *completer) take(batch []store.Completion) []store.Completion {
 	return batch
 }
 
-func (c *completer) flush(batch []store.Completion) {
+func (c *completer) flush(batch []*attempt) {
+	c.comps = c.comps[:0]
+	for _, a := range batch {
+		c.comps = append(c.comps, store.Completion{TaskID: a.task.ID, Token: a.task.LeaseToken, Output: a.out})
+	}
 	var applied map[int64]bool
+	began := time.Now()
 	err := withRetries(context.Background(), c.w.cfg.DBTimeout, func(ctx context.Context) error {
 		var e error
-		applied, e = c.w.st.CompleteTasks(ctx, batch)
+		applied, e = c.w.st.CompleteTasks(ctx, c.comps)
 		return e
 	})
+	if err == nil {
+		c.w.metrics.CompletionsFlushed(len(batch), time.Since(began))
+	}
 	if err != nil && !transient(err) && len(batch) > 1 {
 		// One completion the database refuses (an output jsonb cannot hold, for example)
 		// fails the whole statement: record the batch one by one, so that it costs only its
@@ -95,31 +106,58 @@ func (c *completer) flush(batch []store.Completion) {
 	}
 	if err != nil && !transient(err) {
 		c.w.failCompletion(batch[0], err)
+		c.w.forget(batch[0].task.ID, batch[0].task.LeaseToken)
+		return
 	}
-	for _, comp := range batch {
-		if err == nil && !applied[comp.TaskID] {
-			c.w.log.Warn().Int64("task_id", comp.TaskID).Msg("stent: completion rejected: the attempt lost its lease; its result is discarded")
-		}
-		c.w.forget(comp.TaskID, comp.Token)
-	}
-	if err != nil && transient(err) && !errors.Is(err, context.Canceled) {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		c.w.log.Error().Err(err).Int("tasks", len(batch)).
 			Msg("stent: recording completions failed; the tasks will be rescued when their leases expire and run again")
+	}
+	for _, a := range batch {
+		switch {
+		case err != nil:
+			c.w.finish(a, stent.OutcomeUnrecorded, err)
+		case !applied[a.task.ID]:
+			a.log.Warn().Msg("stent: completion rejected: the attempt lost its lease; its result is discarded")
+			c.w.finish(a, stent.OutcomeLeaseLost, nil)
+		default:
+			if ev := a.log.Debug(); ev.Enabled() {
+				if c.w.client.Config().LogPayloads {
+					ev = ev.RawJSON("output", a.out)
+				}
+				ev.Dur("duration", a.ran).Msg("stent: attempt completed")
+			}
+			c.w.finish(a, stent.OutcomeCompleted, nil)
+		}
+		a.out = nil
+		c.w.forget(a.task.ID, a.task.LeaseToken)
 	}
 }
 
 // failCompletion records a completion the database refused as a failed attempt (retried
 // per the task's policy), instead of leaving the task to be rescued when its lease expires.
-func (w *Worker) failCompletion(comp store.Completion, cause error) {
+func (w *Worker) failCompletion(a *attempt, cause error) {
 	err := stent.WithKind(stent.KindError, fmt.Errorf("stent: the database refused the attempt's output: %w", cause))
 	te := stent.EncodeAttemptError(err, "", w.client.Config().MaxPayloadBytes)
+	var res store.FailResult
 	ferr := withRetries(context.Background(), w.cfg.DBTimeout, func(ctx context.Context) error {
-		_, e := w.st.FailTask(ctx, comp.TaskID, comp.Token, te.JSON, te.Retryable, -1, "task")
+		var e error
+		res, e = w.st.FailTask(ctx, a.task.ID, a.task.LeaseToken, te.JSON, te.Retryable, -1, "task")
 		return e
 	})
-	ev := w.log.Error().Int64("task_id", comp.TaskID).Str("error", te.Message)
-	if ferr != nil {
+	a.out = nil
+	ev := a.log.Error().Str("error", te.Message)
+	switch {
+	case errors.Is(ferr, stent.ErrLeaseLost):
+		w.finish(a, stent.OutcomeLeaseLost, err)
+	case ferr != nil:
 		ev = ev.AnErr("record_error", ferr)
+		w.finish(a, stent.OutcomeUnrecorded, err)
+	case res.State == "pending":
+		ev = a.log.Warn().Str("error", te.Message).Time("retry_at", *res.RunAt)
+		w.finish(a, stent.OutcomeRetried, err)
+	default:
+		w.finish(a, stent.OutcomeDeadLettered, err)
 	}
 	ev.Msg("stent: the database refused an attempt's output; the attempt failed")
 }

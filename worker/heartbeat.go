@@ -31,6 +31,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			w.metrics.LeasesRenewed(0, true)
 			w.log.Warn().Err(err).Int("held", len(leases)).Msg("stent: heartbeat failed")
 			if time.Since(lastOK) > w.cfg.LeaseDuration-w.cfg.HeartbeatInterval {
 				w.loseAll(leases)
@@ -38,6 +39,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			continue
 		}
 		lastOK = time.Now()
+		w.metrics.LeasesRenewed(len(renewed), false)
 		ok := make(map[int64]struct{}, len(renewed))
 		for _, id := range renewed {
 			ok[id] = struct{}{}
@@ -68,7 +70,7 @@ func (w *Worker) loseLease(l store.Lease) {
 	if !ok || a.task.LeaseToken != l.Token || a.ctx.Err() != nil {
 		return
 	}
-	w.log.Warn().Int64("task_id", l.TaskID).Str("function", a.task.Name).Msg("stent: lease lost; cancelling the attempt")
+	a.log.Warn().Msg("stent: lease lost; cancelling the attempt")
 	a.cancel(stent.ErrLeaseLost)
 }
 

@@ -25,6 +25,11 @@ func (w *Worker) listen(ctx context.Context, sub *notifier.Subscription) {
 			if !ok {
 				return
 			}
+			if n.Reconnect {
+				w.metrics.NotificationReceived("reconnect")
+			} else {
+				w.metrics.NotificationReceived(n.Channel)
+			}
 			switch {
 			case n.Reconnect:
 				w.signalWake()
@@ -49,7 +54,7 @@ func (w *Worker) cancelExecution(executionID string) {
 	}
 	w.mu.Unlock()
 	for _, a := range victims {
-		w.log.Info().Str("execution_id", executionID).Int64("task_id", a.task.ID).Msg("stent: execution cancelled; cancelling its attempt")
+		a.log.Info().Msg("stent: execution cancelled; cancelling its attempt")
 		a.cancel(stent.ErrCancelled)
 	}
 }

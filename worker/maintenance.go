@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"time"
+
+	"github.com/stentdev/stent/stent"
 )
 
 // maintain runs the leader-only services: every MaintenanceInterval the worker tries to take
@@ -71,11 +73,18 @@ func (w *Worker) rescue(ctx context.Context) {
 			return
 		}
 		for _, r := range rescued {
+			dead := r.State == "failed"
+			w.metrics.TaskRescued(r.Name, r.Queue, dead)
 			ev := w.log.Warn()
-			if r.State == "failed" {
-				ev = w.log.Error()
+			msg := "stent: rescued a task whose lease expired; it will run again"
+			if dead {
+				ev, msg = w.log.Error(), "stent: a task whose lease expired used its last attempt; moved to the dead-letter queue"
+				if r.Root {
+					w.metrics.ExecutionFinished(r.Name, stent.StateFailed)
+				}
 			}
-			ev.Int64("task_id", r.TaskID).Str("state", r.State).Msg("stent: rescued a task whose lease expired")
+			ev.Str("execution_id", r.ExecutionID.String()).Int64("task_id", r.TaskID).Str("function", r.Name).
+				Str("queue", r.Queue).Str("state", r.State).Msg(msg)
 		}
 		if len(rescued) < batch {
 			return
@@ -128,7 +137,8 @@ func (w *Worker) expire(ctx context.Context) {
 		}
 		return
 	}
-	for _, id := range ids {
-		w.log.Warn().Str("execution_id", id.String()).Msg("stent: execution passed its deadline; timed out")
+	for _, e := range ids {
+		w.metrics.ExecutionFinished(e.Workflow, stent.StateTimedOut)
+		w.log.Warn().Str("execution_id", e.ID.String()).Str("function", e.Workflow).Msg("stent: execution passed its deadline; timed out")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stentdev/stent/internal/notifier"
 	"github.com/stentdev/stent/internal/store"
@@ -47,6 +48,10 @@ type Worker struct {
 	st     *store.Store
 	reg    *stent.Registry
 	log    zerolog.Logger
+
+	metrics   stent.Metrics
+	tracer    trace.Tracer
+	spanNames map[string]string
 
 	ready    chan struct{}
 	done     chan struct{}
@@ -84,13 +89,17 @@ func New(client *stent.Client, cfg Config) (*Worker, error) {
 		st:     store.New(client.Pool()),
 		reg:    reg,
 		log:    log,
-		ready:  make(chan struct{}),
-		done:   make(chan struct{}),
-		hard:   make(chan struct{}),
-		wake:   make(chan struct{}, 1),
-		state:  StateStarting,
-		held:   make(map[int64]*attempt),
-		byExec: make(map[string]map[int64]*attempt),
+
+		metrics:   client.Config().Metrics,
+		tracer:    client.Tracer(),
+		spanNames: spanNames(cfg.Functions),
+		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
+		hard:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		state:     StateStarting,
+		held:      make(map[int64]*attempt),
+		byExec:    make(map[string]map[int64]*attempt),
 	}
 	w.slotFreed = sync.NewCond(&w.mu)
 	w.completer = newCompleter(w)

@@ -73,10 +73,21 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 	return es, mapError("list executions", err)
 }
 
-// CancelExecution runs stent.cancel_execution and returns the execution's resulting state.
-func (s *Store) CancelExecution(ctx context.Context, id uuid.UUID) (string, error) {
-	st, err := s.q.ExecutionCancel(ctx, s.dbtx, id)
-	return st, mapError("cancel execution", err)
+// Cancelled is the outcome of CancelExecution: the execution's resulting state, its state
+// before the call and its workflow name.
+type Cancelled struct {
+	State    string
+	Previous string
+	Workflow string
+}
+
+// CancelExecution runs stent.cancel_execution.
+func (s *Store) CancelExecution(ctx context.Context, id uuid.UUID) (Cancelled, error) {
+	r, err := s.q.ExecutionCancel(ctx, s.dbtx, id)
+	if err != nil {
+		return Cancelled{}, mapError("cancel execution", err)
+	}
+	return Cancelled{State: r.State, Previous: r.PreviousState, Workflow: r.Workflow}, nil
 }
 
 // Purge deletes up to limit executions finished more than olderThan ago.
@@ -123,8 +134,11 @@ func (s *Store) ExecutionData(ctx context.Context, id uuid.UUID) ([]*ProgressEnt
 	return p, c, st, nil
 }
 
+// Expired is one execution timed out by ExpireExecutions.
+type Expired = db.ExecutionExpireRow
+
 // ExpireExecutions times out up to limit executions past their deadline and returns them.
-func (s *Store) ExpireExecutions(ctx context.Context, limit int32) ([]uuid.UUID, error) {
-	ids, err := s.q.ExecutionExpire(ctx, s.dbtx, limit)
-	return ids, mapError("expire executions", err)
+func (s *Store) ExpireExecutions(ctx context.Context, limit int32) ([]*Expired, error) {
+	rows, err := s.q.ExecutionExpire(ctx, s.dbtx, limit)
+	return rows, mapError("expire executions", err)
 }

@@ -131,10 +131,14 @@ func (s *Store) ReleaseTasks(ctx context.Context, leases []Lease) ([]int64, erro
 	return r, mapError("release tasks", err)
 }
 
-// Rescued is one task handled by RescueExpired and its new state.
+// Rescued is one task handled by RescueExpired and its new state ("pending" or "failed").
 type Rescued struct {
-	TaskID int64
-	State  string
+	TaskID      int64
+	State       string
+	Name        string
+	Queue       string
+	ExecutionID uuid.UUID
+	Root        bool // a root task: its failure failed the execution
 }
 
 // RescueExpired re-queues or dead-letters up to limit tasks whose lease expired.
@@ -145,7 +149,7 @@ func (s *Store) RescueExpired(ctx context.Context, limit int32) ([]Rescued, erro
 	}
 	out := make([]Rescued, len(rows))
 	for i, r := range rows {
-		out[i] = Rescued{TaskID: r.TaskID, State: r.State}
+		out[i] = Rescued{TaskID: r.TaskID, State: r.State, Name: r.Name, Queue: r.Queue, ExecutionID: r.ExecutionID, Root: r.Root}
 	}
 	return out, nil
 }
@@ -246,4 +250,13 @@ func (s *Store) RecordEffect(ctx context.Context, parentID, token int64, seq int
 		ParentTaskID: parentID, Token: token, Seq: seq, Kind: kind, Name: name, Value: value,
 	})
 	return t, mapError("record effect", err)
+}
+
+// QueueStat is one queue's pending work (see QueueStats).
+type QueueStat = db.TaskQueueStatsRow
+
+// QueueStats aggregates the pending tasks per queue in one query.
+func (s *Store) QueueStats(ctx context.Context) ([]*QueueStat, error) {
+	rows, err := s.q.TaskQueueStats(ctx, s.dbtx)
+	return rows, mapError("queue stats", err)
 }

@@ -4,7 +4,9 @@
 -- workers. With a cache_key (the Cache option; cache_ttl_ms) a fresh cached result completes
 -- the child at once (a hit, zero values included); while another task computes the same key
 -- the child waits for it ('waiting', completed with the owner's result: single flight);
--- otherwise the child runs and owns the key. Fenced by the parent's lease token (ST001). If
+-- otherwise the child runs and owns the key. The request's trace_context (the calling
+-- attempt's span, W3C headers) is stored with the child so that its attempts, on whatever
+-- worker, continue the workflow's trace. Fenced by the parent's lease token (ST001). If
 -- the position is already recorded, nothing is written. Returns the row at that position.
 CREATE OR REPLACE FUNCTION stent.call_child(
     p_parent_task_id bigint,
@@ -51,7 +53,8 @@ BEGIN
     INSERT INTO stent.tasks AS t
         (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output,
          max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter,
-         retry_on, timeout, run_at, created_at, finished_at, concurrency_key, cache_key, cache_ttl)
+         retry_on, timeout, run_at, created_at, finished_at, concurrency_key, cache_key, cache_ttl,
+         trace_context)
     VALUES (v_parent.execution_id, v_parent.id, p_seq, coalesce(r->>'kind', 'activity'), r->>'name',
             CASE v_mode WHEN 'hit' THEN 'completed' WHEN 'follow' THEN 'waiting' ELSE 'pending' END,
             coalesce(r->>'queue', 'default'), coalesce((r->>'priority')::smallint, 0),
@@ -68,7 +71,8 @@ BEGIN
             v_now, v_now, CASE WHEN v_mode = 'hit' THEN v_now END,
             nullif(coalesce(r->>'concurrency_key', coalesce(r->'input', 'null'::jsonb) #>> CASE jsonb_typeof(r->'key_path')
                 WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''),
-            v_key, make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000))
+            v_key, make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000),
+            CASE WHEN jsonb_typeof(r->'trace_context') = 'object' THEN r->'trace_context' END)
     ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING
     RETURNING * INTO v_row;
     IF NOT FOUND THEN

@@ -344,7 +344,8 @@ $$;
 
 -- stent.claim_picked: leases the given (already locked) pending tasks to a worker and returns
 -- them with root tasks carrying their execution's input; their executions become running.
--- Called only by stent.claim_tasks.
+-- Called only by stent.claim_tasks. The select list names every column of stent.tasks in
+-- table order (a column added to the table must be added here).
 CREATE OR REPLACE FUNCTION stent.claim_picked(
     p_worker_id text,
     p_now timestamptz,
@@ -385,7 +386,7 @@ BEGIN
            c.retry_backoff_factor, c.retry_max_delay, c.retry_jitter, c.retry_on, c.timeout,
            c.run_at, c.lease_owner, c.lease_token, c.lease_expires_at, c.created_at,
            c.started_at, c.finished_at, c.concurrency_key, c.wait_remaining, c.wakes_parent,
-           c.cache_key, c.cache_ttl
+           c.cache_key, c.cache_ttl, c.trace_context
     FROM claimed c
     ORDER BY c.priority DESC, c.run_at, c.id;
 END;

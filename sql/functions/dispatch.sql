@@ -6,7 +6,8 @@
 --   scheduled start), parent_execution_id,
 --   max_attempts, retry_initial_delay_ms, retry_backoff_factor, retry_max_delay_ms,
 --   retry_jitter, retry_on (error kinds), timeout_ms, concurrency_key, key_path (JSON path of
---   the concurrency key inside the input, as for #>>).
+--   the concurrency key inside the input, as for #>>), trace_context (an object of W3C Trace
+--   Context headers, stored with the root task so that its attempts continue the trace).
 -- Missing fields come from stent.functions (what workers registered), then built-in defaults.
 -- A request whose idempotency key already names an execution creates nothing and returns
 -- that execution (created = false); concurrent dispatches with one key create one execution.
@@ -39,6 +40,7 @@ BEGIN
             WHEN r.req->>'kind' NOT IN ('activity', 'workflow') THEN 'kind must be activity or workflow'
             WHEN r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array' THEN 'tags must be an array'
             WHEN r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array' THEN 'retry_on must be an array'
+            WHEN jsonb_typeof(r.req->'trace_context') NOT IN ('object', 'null') THEN 'trace_context must be an object'
             ELSE NULL END)
     INTO v_bad
     FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
@@ -50,6 +52,7 @@ BEGIN
        OR r.req->>'kind' NOT IN ('activity', 'workflow')
        OR (r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array')
        OR (r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array')
+       OR jsonb_typeof(r.req->'trace_context') NOT IN ('object', 'null')
     LIMIT 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION 'stent.dispatch_many: %', v_bad USING ERRCODE = 'ST003';
@@ -87,7 +90,8 @@ BEGIN
                                coalesce(r.req->'input', 'null'::jsonb) #>> coalesce(
                                    CASE WHEN jsonb_typeof(r.req->'key_path') = 'array'
                                         THEN ARRAY(SELECT jsonb_array_elements_text(r.req->'key_path')) END,
-                                   f.key_path)), '') AS concurrency_key
+                                   f.key_path)), '') AS concurrency_key,
+               CASE WHEN jsonb_typeof(r.req->'trace_context') = 'object' THEN r.req->'trace_context' END AS trace_context
         FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
         LEFT JOIN stent.functions f ON f.name = r.req->>'name'
     ),
@@ -106,10 +110,11 @@ BEGIN
         INSERT INTO stent.tasks AS t
             (execution_id, kind, name, queue, priority, tags, max_attempts, retry_initial_delay,
              retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, created_at,
-             concurrency_key)
+             concurrency_key, trace_context)
         SELECT req.id, req.kind, req.name, req.queue, req.priority, req.tags, req.max_attempts,
                req.retry_initial_delay, req.retry_backoff_factor, req.retry_max_delay,
-               req.retry_jitter, req.retry_on, req.timeout, req.run_at, v_now, req.concurrency_key
+               req.retry_jitter, req.retry_on, req.timeout, req.run_at, v_now, req.concurrency_key,
+               req.trace_context
         FROM req
         JOIN ins ON ins.id = req.id
         ORDER BY req.n
@@ -138,6 +143,9 @@ $$;
 
 -- stent.dispatch: dispatches one execution from SQL (psql, triggers, other languages) and
 -- returns its ids. Unset options take the defaults registered in stent.functions.
+-- p_trace_context (W3C Trace Context headers as a JSON object) links the execution's spans
+-- to the caller's trace.
+DROP FUNCTION IF EXISTS stent.dispatch(text, jsonb, text, integer, text[], timestamptz, text, integer, text);
 CREATE OR REPLACE FUNCTION stent.dispatch(
     p_name text,
     p_input jsonb DEFAULT 'null',
@@ -147,7 +155,8 @@ CREATE OR REPLACE FUNCTION stent.dispatch(
     p_run_at timestamptz DEFAULT NULL,
     p_idempotency_key text DEFAULT NULL,
     p_max_attempts integer DEFAULT NULL,
-    p_kind text DEFAULT NULL
+    p_kind text DEFAULT NULL,
+    p_trace_context jsonb DEFAULT NULL
 )
 RETURNS TABLE (execution_id uuid, task_id bigint, created boolean)
 LANGUAGE plpgsql
@@ -165,6 +174,7 @@ BEGIN
         'run_at', p_run_at,
         'idempotency_key', p_idempotency_key,
         'max_attempts', p_max_attempts,
-        'kind', p_kind)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d;
+        'kind', p_kind,
+        'trace_context', p_trace_context)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d;
 END;
 $$;

@@ -3,9 +3,12 @@
 -- counts, so a task that kills its process every time ends in the dead-letter queue after
 -- max_attempts instead of looping forever. Rows are locked with SKIP LOCKED and the
 -- condition is re-checked under the lock, so a task completed or renewed meanwhile is left
--- alone. Run by the maintenance leader; safe to run anywhere, any number of times.
+-- alone. Run by the maintenance leader; safe to run anywhere, any number of times. Returns
+-- each task with its new state ('pending' or 'failed'), its function, queue and whether it is
+-- a root task (whose failure fails the execution), for the leader's metrics and logs.
+DROP FUNCTION IF EXISTS stent.rescue_expired(integer);
 CREATE OR REPLACE FUNCTION stent.rescue_expired(p_limit integer DEFAULT 1000)
-RETURNS TABLE (task_id bigint, state text)
+RETURNS TABLE (task_id bigint, state text, name text, queue text, execution_id uuid, root boolean)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -25,6 +28,10 @@ BEGIN
         FOR UPDATE SKIP LOCKED
     LOOP
         task_id := v_task.id;
+        name := v_task.name;
+        queue := v_task.queue;
+        execution_id := v_task.execution_id;
+        root := v_task.parent_task_id IS NULL;
         SELECT f.state INTO state
         FROM stent.fail_locked(
             v_task,

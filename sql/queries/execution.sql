@@ -1,5 +1,10 @@
 -- name: ExecutionCancel :one
-SELECT stent.cancel_execution(@id::uuid)::text AS state;
+-- The join reads the execution as it was before the cancel (the statement's snapshot), so the
+-- caller knows whether this call cancelled it and which workflow it was (for metrics).
+SELECT c.state::text AS state, coalesce(e.state, '')::text AS previous_state,
+       coalesce(e.workflow, '')::text AS workflow
+FROM stent.cancel_execution(@id::uuid) AS c(state)
+LEFT JOIN stent.executions e ON e.id = @id::uuid;
 
 -- name: ExecutionDispatchMany :many
 SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
@@ -41,4 +46,5 @@ SELECT * FROM stent.progress WHERE execution_id = @execution_id ORDER BY id;
 SELECT * FROM stent.state WHERE execution_id = @execution_id ORDER BY key;
 
 -- name: ExecutionExpire :many
-SELECT e::uuid AS id FROM stent.expire_executions(@max_rows::integer) AS e;
+SELECT e.execution_id::uuid AS id, e.workflow::text AS workflow
+FROM stent.expire_executions(@max_rows::integer) AS e;

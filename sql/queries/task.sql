@@ -33,7 +33,8 @@ FROM stent.renew_leases(@worker_id::text, @task_ids::bigint[], @tokens::bigint[]
                         make_interval(secs => @lease_seconds::double precision)) AS r;
 
 -- name: TaskRescueExpired :many
-SELECT r.task_id::bigint AS task_id, r.state::text AS state
+SELECT r.task_id::bigint AS task_id, r.state::text AS state, r.name::text AS name,
+       r.queue::text AS queue, r.execution_id::uuid AS execution_id, r.root::boolean AS root
 FROM stent.rescue_expired(@max_tasks::integer) AS r;
 
 -- name: TaskListChildren :many
@@ -63,3 +64,16 @@ FROM stent.wait_signal(@parent_task_id::bigint, @token::bigint, @seq::integer, @
 -- name: TaskRecordEffect :one
 SELECT * FROM stent.record_effect(@parent_task_id::bigint, @token::bigint, @seq::integer, @kind::text,
                                   @name::text, @value::jsonb);
+
+-- name: TaskQueueStats :many
+-- One aggregate over the pending tasks (tasks_claim_idx): per queue, the tasks due now, the
+-- delayed ones, and the age of the oldest due task on the database clock.
+SELECT t.queue::text AS queue,
+       (count(*) FILTER (WHERE t.run_at <= n.now))::bigint AS due,
+       (count(*) FILTER (WHERE t.run_at > n.now))::bigint AS delayed,
+       coalesce(extract(epoch FROM n.now - min(t.run_at) FILTER (WHERE t.run_at <= n.now)), 0)::double precision
+           AS oldest_due_seconds
+FROM stent.tasks t, (SELECT stent.current_time() AS now) n
+WHERE t.state = 'pending'
+GROUP BY t.queue, n.now
+ORDER BY t.queue;
