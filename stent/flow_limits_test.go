@@ -251,7 +251,7 @@ func TestRescueReleasesSlot(t *testing.T) {
 	require.Empty(t, b.claim(t, store.ClaimParams{}), "an expired lease still holds the slot")
 	rescued, err := b.store.RescueExpired(b.ctx, 100)
 	require.NoError(t, err)
-	require.Equal(t, []store.Rescued{{TaskID: first, State: "pending"}}, rescued)
+	require.Equal(t, []store.Rescued{{TaskID: first, State: "pending"}}, idStates(rescued))
 	require.Equal(t, []int64{second}, ids(b.claim(t, store.ClaimParams{})), "the rescue freed the slot")
 
 	b.clock.Advance(31 * time.Second) // the second lease expires too; the first is due again

@@ -108,7 +108,7 @@ func TestRescueHugeBackoffFactor(t *testing.T) {
 	b.clock.Advance(31 * time.Second)
 	rescued, err := b.store.RescueExpired(b.ctx, 100)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []store.Rescued{{TaskID: huge, State: "pending"}, {TaskID: plain, State: "pending"}}, rescued)
+	require.ElementsMatch(t, []store.Rescued{{TaskID: huge, State: "pending"}, {TaskID: plain, State: "pending"}}, idStates(rescued))
 	requireTime(t, b.clock.Now().Add(time.Hour), b.task(t, huge).RunAt)
 	requireTime(t, b.clock.Now().Add(time.Second), b.task(t, plain).RunAt)
 
