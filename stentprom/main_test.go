@@ -14,8 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stentdev/stent/stent"
-	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/stentprom"
+	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/worker"
 )
 

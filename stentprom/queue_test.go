@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stentdev/stent/stent"
-	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/stentprom"
+	"github.com/stentdev/stent/stenttest"
 )
 
 // TestQueueCollector: the queue gauges come from one aggregate query per scrape, cached for
