@@ -226,6 +226,9 @@ func (c *Client) newRequest(def Definition, input any, opts []DispatchOption) (d
 	return r, nil
 }
 
+// producerSpan are the dispatch spans' start options, built once.
+var producerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+
 // dispatch inserts the requests on st (the pool or a caller's transaction) in one statement,
 // inside a "stent.dispatch" span that continues ctx's trace; the span's context is stored
 // with each root task, so that the executions' attempts join the caller's trace.
@@ -233,7 +236,7 @@ func (c *Client) dispatch(ctx context.Context, st *store.Store, reqs []dispatchR
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	ctx, span := c.tracer.Start(ctx, "stent.dispatch "+reqs[0].Name, trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := c.tracer.Start(ctx, "stent.dispatch "+reqs[0].Name, producerSpan...)
 	defer span.End()
 	if tc := telemetry.Inject(ctx); tc != nil {
 		for i := range reqs {

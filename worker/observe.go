@@ -12,6 +12,9 @@ import (
 	"github.com/stentdev/stent/stent"
 )
 
+// consumerSpan are the attempt spans' start options, built once (no allocation per attempt).
+var consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+
 // spanNames holds "stent.attempt <function>" per function the worker runs, built once so
 // that starting a span allocates no name.
 func spanNames(functions []string) map[string]string {
@@ -42,7 +45,7 @@ func (w *Worker) startSpan(a *attempt) context.Context {
 	if !ok {
 		name = "stent.attempt " + t.Name
 	}
-	ctx, span := w.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := w.tracer.Start(ctx, name, consumerSpan...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			telemetry.AttrFunction.String(t.Name), telemetry.AttrKind.String(t.Kind),

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -296,4 +297,36 @@ func TestLogLevels(t *testing.T) {
 	logs.mu.Lock()
 	require.Contains(t, logs.b.String(), `"input":"in-ok"`, "LogPayloads logs the dispatched input")
 	logs.mu.Unlock()
+}
+
+// TestTraceContextFromSQL: an execution dispatched from SQL with a W3C traceparent (another
+// program's trace) runs in that trace; a malformed trace context is refused and creates
+// nothing.
+func TestTraceContextFromSQL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	done := make(chan struct{})
+	stent.NewActivity("trace.sql", func(ctx context.Context, n int) (int, error) {
+		close(done)
+		return n, nil
+	}, b.in())
+	proc := newTracedClient(t, b)
+	stop := proc.run(t, worker.Config{})
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	var execID uuid.UUID
+	require.NoError(t, b.pool.QueryRow(b.ctx(),
+		`SELECT execution_id FROM stent.dispatch('trace.sql', '1', p_trace_context => jsonb_build_object('traceparent', $1::text))`,
+		traceparent).Scan(&execID))
+	receive(t, done, "the attempt")
+	_, err := b.client.Wait(b.ctx(), execID)
+	require.NoError(t, err)
+	stop()
+	spans := proc.rec.Ended()
+	require.Len(t, spans, 1)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", spans[0].SpanContext().TraceID().String())
+	require.Equal(t, "00f067aa0ba902b7", spans[0].Parent().SpanID().String())
+
+	_, err = b.pool.Exec(b.ctx(), `SELECT stent.dispatch('trace.sql', '1', p_trace_context => '"not an object"')`)
+	require.ErrorContains(t, err, "trace_context must be an object")
+	require.EqualValues(t, 1, b.queryInt("SELECT count(*) FROM stent.executions"))
 }
