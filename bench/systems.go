@@ -43,7 +43,7 @@ type runFunc func(ctx context.Context, e *env, sys system, o options) (sample, e
 type workload struct {
 	name     string
 	fastOnly bool // run the peers in their fastest configuration only
-	run  map[string]runFunc
+	run      map[string]runFunc
 }
 
 // Metric names, also the report's column headings.
