@@ -253,20 +253,20 @@ func runLimited(ctx context.Context, e *env, o options) {
 
 // printTopStatements prints the statements that took the most server time (BENCH_DIAG=1).
 func printTopStatements(ctx context.Context, pool *pgxpool.Pool) {
-	rows, err := pool.Query(ctx, `SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
+	rs, err := pool.Query(ctx, `SELECT calls, rows, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		left(regexp_replace(query, '\s+', ' ', 'g'), 70) FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT 8`)
 	if err != nil {
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var calls int64
+	defer rs.Close()
+	for rs.Next() {
+		var calls, rows int64
 		var total, mean float64
 		var q string
-		if rows.Scan(&calls, &total, &mean, &q) == nil {
-			fmt.Printf("  %6d calls %8.1f ms total %7.3f ms mean  %s\n", calls, total, mean, q)
+		if rs.Scan(&calls, &rows, &total, &mean, &q) == nil {
+			fmt.Printf("  %6d calls %8d rows %8.1f ms total %7.3f ms mean  %s\n", calls, rows, total, mean, q)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/stentdev/stent/stent"
@@ -106,6 +107,9 @@ func stentBurndown(ctx context.Context, e *env, _ system, o options) (sample, er
 	}
 	elapsed := time.Since(start)
 	after, lerr := readDBLoad(ctx, r.db.pool)
+	if os.Getenv("BENCH_DIAG") != "" {
+		printTopStatements(ctx, r.db.pool)
+	}
 	if err := errors.Join(err, lerr, stop(), t.verifyOnce()); err != nil {
 		return nil, err
 	}
