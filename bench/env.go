@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stentdev/stent/internal/pglaunch"
-	"github.com/stentdev/stent/stent"
 )
 
 // env is the server the benchmark runs on.
@@ -48,40 +48,70 @@ func (e *env) close() {
 	}
 }
 
-// freshDB creates and migrates a new database and returns a pool on it (max conns sized for
-// the worker) and a cleanup function.
-func (e *env) freshDB(ctx context.Context, maxConns int) (*pgxpool.Pool, func(), error) {
+// database is a fresh database of one run.
+type database struct {
+	url  string
+	pool *pgxpool.Pool
+	drop func()
+}
+
+// freshDB creates a new database with pg_stat_statements and returns a pool on it sized for
+// maxConns; drop closes the pool and drops the database.
+func (e *env) freshDB(ctx context.Context, maxConns int) (*database, error) {
 	e.n++
-	name := fmt.Sprintf("stent_bench_%d_%d", os.Getpid(), e.n)
+	name := fmt.Sprintf("bench_%d_%d", os.Getpid(), e.n)
 	admin, err := pgx.Connect(ctx, e.baseURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(e.baseURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg.ConnConfig.Database = name
 	cfg.MaxConns = int32(maxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	drop := func() {
+	db := &database{url: databaseURL(e.baseURL, name), pool: pool}
+	db.drop = func() {
 		pool.Close()
 		if c, err := pgx.Connect(context.Background(), e.baseURL); err == nil {
 			_, _ = c.Exec(context.Background(), "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 			_ = c.Close(context.Background())
 		}
 	}
-	if err := stent.Migrate(ctx, pool); err != nil {
-		drop()
-		return nil, nil, err
+	if _, err := pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		db.drop()
+		return nil, fmt.Errorf("pg_stat_statements: %w", err)
 	}
-	_, _ = pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-	return pool, drop, nil
+	return db, nil
+}
+
+// databaseURL returns base with its database replaced by name.
+func databaseURL(base, name string) string {
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		return base
+	}
+	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + name, RawQuery: "sslmode=disable"}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	return u.String()
+}
+
+// vacuum analyzes the tables a run just filled, so that every system drains a backlog with
+// fresh statistics, as a long-lived database would have.
+func vacuum(ctx context.Context, pool *pgxpool.Pool, tables ...string) {
+	for _, t := range tables {
+		_, _ = pool.Exec(ctx, "VACUUM ANALYZE /*bench*/ "+t)
+	}
 }

@@ -1,18 +1,14 @@
-// Command bench measures Stent on a throwaway PostgreSQL (started from the local server
-// binaries with default durability: fsync and synchronous_commit on), a fresh database per
-// run:
+// Command bench measures Stent beside River and DBOS on one throwaway PostgreSQL (started
+// from the local server binaries with default durability: fsync and synchronous_commit on),
+// a fresh database per run, three runs per workload and system; it reports the median and
+// min–max and, with -doc, writes docs/benchmarks.md and its chart:
 //
-//	go run ./bench                       # all workloads, 3 runs each
-//	go run ./bench -workload burndown -runs 5 -jobs 20000
-//	DATABASE_URL=postgres://… go run ./bench   # use an existing server (creates databases)
+//	go run ./bench -doc ../docs/benchmarks.md            # from bench/: everything (~15 min)
+//	go run ./bench -workloads burndown,latency -systems stent,river-fast -runs 1
+//	DATABASE_URL=postgres://… go run ./bench             # an existing server (creates databases)
 //
-// Workloads: burndown (N no-op activities inserted in one statement, then drained by one
-// worker with -concurrency slots; tasks/s) and latency (idle worker, jobs enqueued one by
-// one at -rate per second; enqueue-to-start p50/p95/p99, measured from just before the
-// enqueue call to the first line of the activity). Every run verifies that every job ran
-// exactly once before its figure counts. limited (-limited-jobs activities limited to 5 at a
-// time, 5 ms each, queued ahead of a burn-down of -jobs no-ops; see limited.go) is run only
-// when named.
+// Every run verifies its work (every job ran exactly once, every workflow returned its
+// expected result) before its figure counts. See workloads.go for the workloads.
 package main
 
 import (
@@ -21,27 +17,53 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"sort"
-	"time"
+	"slices"
+	"strings"
 )
 
+// options are the command-line settings shared by the workloads.
+type options struct {
+	runs        int
+	jobs        int // burn-down jobs
+	concurrency int // worker slots
+	latencyJobs int
+	rate        float64 // latency enqueue rate, jobs/s
+	workflows   int     // steps workload
+	fanout      int
+	backlog     int // backlog tasks
+	suspended   int // suspended workflows
+	limitedJobs int
+	control     bool
+}
+
 func main() {
-	var opts options
-	flag.StringVar(&opts.workload, "workload", "all", "burndown, latency, all (both), limited or workflows")
-	flag.IntVar(&opts.runs, "runs", 3, "runs per workload (median and min–max are reported)")
-	flag.IntVar(&opts.jobs, "jobs", 20000, "jobs for the burn-down")
-	flag.IntVar(&opts.limitedJobs, "limited-jobs", 2000, "limited jobs for the limited workload")
-	flag.BoolVar(&opts.control, "control", false, "limited workload: run the same work with the limit removed (the baseline)")
-	flag.IntVar(&opts.concurrency, "concurrency", 100, "worker slots")
-	flag.IntVar(&opts.latencyJobs, "latency-jobs", 2000, "jobs for the latency workload")
-	flag.Float64Var(&opts.rate, "rate", 200, "enqueue rate (jobs/s) for the latency workload")
+	var o options
+	flag.IntVar(&o.runs, "runs", 3, "runs per workload and system (median and min–max are reported)")
+	flag.IntVar(&o.jobs, "jobs", 20000, "burndown: no-op jobs inserted in bulk, then drained")
+	flag.IntVar(&o.concurrency, "concurrency", 100, "worker slots (River MaxWorkers, DBOS worker concurrency)")
+	flag.IntVar(&o.latencyJobs, "latency-jobs", 2000, "latency: jobs enqueued one by one")
+	flag.Float64Var(&o.rate, "rate", 200, "latency: enqueue rate, jobs/s")
+	flag.IntVar(&o.workflows, "workflows", 2000, "steps: workflows of 10 sequential steps")
+	flag.IntVar(&o.fanout, "fanout", 1000, "fanout: activities one workflow fans out to")
+	flag.IntVar(&o.backlog, "backlog", 100000, "backlog: pending tasks drained by a worker process")
+	flag.IntVar(&o.suspended, "suspended", 10000, "backlog: workflows waiting for a signal")
+	flag.IntVar(&o.limitedJobs, "limited-jobs", 2000, "limited (Stent only, run when named): limited jobs")
+	flag.BoolVar(&o.control, "control", false, "limited: run the same work with the limit removed")
+	workloadList := flag.String("workloads", strings.Join(workloadNames(), ","), "workloads to run, comma-separated (also: limited)")
+	systemList := flag.String("systems", strings.Join(systemKeys(), ","), "systems to run, comma-separated")
+	doc := flag.String("doc", "", "write the Markdown report (and its PNG chart beside it) to this file")
+	notes := flag.String("notes", "notes.md", "hand-written analysis appended to the report")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process to this file")
+	child := flag.String("child", "", "internal: run as a backlog worker process (see backlog.go)")
 	flag.Parse()
+
+	if *child != "" {
+		os.Exit(runChild(*child))
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+			fail(err)
 		}
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
@@ -50,80 +72,49 @@ func main() {
 	ctx := context.Background()
 	env, err := newEnv(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	defer env.close()
 	fmt.Printf("PostgreSQL: %s\n", env.version)
 
-	if opts.workload == "all" || opts.workload == "burndown" {
-		var rates []float64
-		for i := range opts.runs {
-			r, err := burndown(ctx, env, opts)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench: burndown:", err)
-				os.Exit(1)
-			}
-			fmt.Printf("burndown run %d: %d tasks in %s = %.0f tasks/s (%.2f statements, %.0f WAL bytes per task)\n",
-				i+1, opts.jobs, r.elapsed.Round(time.Millisecond), r.rate, r.statementsPerTask, r.walPerTask)
-			rates = append(rates, r.rate)
-		}
-		med, lo, hi := stats(rates)
-		fmt.Printf("burndown: median %.0f tasks/s (min %.0f, max %.0f)\n", med, lo, hi)
+	wanted := strings.Split(*workloadList, ",")
+	if slices.Contains(wanted, "limited") {
+		runLimited(ctx, env, o)
 	}
-	if opts.workload == "workflows" {
-		for i := range opts.runs {
-			res, err := workflows(ctx, env, opts)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench: workflows:", err)
-				os.Exit(1)
+	rep := &report{opts: o, env: env}
+	for _, w := range workloads {
+		if !slices.Contains(wanted, w.name) {
+			continue
+		}
+		for _, sys := range systems {
+			if !slices.Contains(strings.Split(*systemList, ","), sys.key) || w.run[sys.peer] == nil ||
+				(w.fastOnly && sys.peer != "stent" && !sys.fast) {
+				continue
 			}
-			for _, r := range res {
-				fmt.Printf("workflows run %d: %s: %d in %s = %.0f workflows/s (%.3f ms per workflow)\n", i+1, r.name, r.count,
-					r.elapsed.Round(time.Millisecond), float64(r.count)/r.elapsed.Seconds(), float64(r.elapsed.Microseconds())/1000/float64(r.count))
+			for i := range o.runs {
+				so := o
+				if sys.scale > 1 && w.name == "burndown" {
+					so.jobs /= sys.scale
+				}
+				s, err := w.run[sys.peer](ctx, env, sys, so)
+				if err != nil {
+					fail(fmt.Errorf("%s on %s, run %d: %w", w.name, sys.label, i+1, err))
+				}
+				fmt.Printf("%-9s %-28s run %d: %s\n", w.name, sys.label, i+1, s)
+				rep.add(w.name, sys, s)
 			}
 		}
 	}
-	if opts.workload == "limited" {
-		runLimited(ctx, env, opts)
-	}
-	if opts.workload == "all" || opts.workload == "latency" {
-		var p50s, p95s, p99s []float64
-		for i := range opts.runs {
-			r, err := latency(ctx, env, opts)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench: latency:", err)
-				os.Exit(1)
-			}
-			fmt.Printf("latency run %d: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", i+1, r.p50, r.p95, r.p99)
-			p50s, p95s, p99s = append(p50s, r.p50), append(p95s, r.p95), append(p99s, r.p99)
+	rep.print(os.Stdout)
+	if *doc != "" {
+		if err := rep.write(*doc, *notes); err != nil {
+			fail(err)
 		}
-		m50, _, _ := stats(p50s)
-		m95, _, _ := stats(p95s)
-		m99, _, _ := stats(p99s)
-		fmt.Printf("latency: median p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", m50, m95, m99)
+		fmt.Println("wrote", *doc)
 	}
 }
 
-type options struct {
-	workload    string
-	runs        int
-	jobs        int
-	concurrency int
-	latencyJobs int
-	limitedJobs int
-	control     bool
-	rate        float64
-}
-
-// stats returns the median, min and max.
-func stats(xs []float64) (float64, float64, float64) {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2], s[0], s[len(s)-1]
-}
-
-func percentile(sorted []time.Duration, p float64) float64 {
-	i := int(float64(len(sorted)-1) * p)
-	return float64(sorted[i]) / float64(time.Millisecond)
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
 }

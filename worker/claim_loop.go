@@ -15,11 +15,23 @@ func (w *Worker) claimLoop(ctx context.Context) {
 	minPoll := max(w.cfg.PollInterval/20, time.Millisecond)
 	poll := minPoll
 	failures := 0
+	backlog := false // the last claim filled every free slot: more work is probably waiting
+	var lastClaim time.Time
 	for {
 		if ctx.Err() != nil || w.isHardStopped() {
 			return
 		}
 		free := w.freeSlots()
+		if backlog && free < w.cfg.Concurrency*3/4 {
+			// With a backlog, let slots free up for a moment so that each claim fills most
+			// of them: one statement per refill instead of one per few freed slots.
+			if rest := refillWindow - time.Since(lastClaim); rest > 0 {
+				if !w.waitWake(ctx, rest) {
+					return
+				}
+				continue
+			}
+		}
 		claimed := 0
 		if free > 0 {
 			tasks, err := w.claim(ctx, free)
@@ -40,8 +52,9 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			for _, t := range tasks {
 				w.startAttempt(t)
 			}
-			claimed = len(tasks)
-			if claimed == free {
+			claimed, lastClaim = len(tasks), time.Now()
+			backlog = claimed == free
+			if backlog {
 				poll = minPoll
 				continue // there may be more; claim again once slots free up
 			}
@@ -70,6 +83,26 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		}
 		timer.Stop()
 	}
+}
+
+// refillWindow bounds how long the claim loop, facing a backlog, waits for ¾ of the slots
+// to be free before claiming whatever is free: long enough for quick tasks to finish in
+// bulk, short enough to leave slots idle only briefly when tasks are slow.
+const refillWindow = time.Millisecond
+
+// waitWake waits for a wake-up or d, returning false if ctx ended or a hard stop came first.
+func (w *Worker) waitWake(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	case <-w.hard:
+		return false
+	}
+	return true
 }
 
 // claim runs stent.claim_tasks. A stop does not cancel it: a claim abandoned by the client

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/stentdev/stent/stent"
+	"github.com/stentdev/stent/worker"
+)
+
+// The Stent side of the workloads. Each run has its own registry, so that one workload's
+// functions never show up in another's claims.
+
+type job struct {
+	N int `json:"n"`
+}
+
+// stentRun is a fresh database with a migrated Stent schema and a client on it.
+type stentRun struct {
+	db     *database
+	client *stent.Client
+}
+
+func newStentRun(ctx context.Context, e *env, o options, reg *stent.Registry) (*stentRun, error) {
+	db, err := e.freshDB(ctx, o.concurrency+10)
+	if err != nil {
+		return nil, err
+	}
+	if err := stent.Migrate(ctx, db.pool); err != nil {
+		db.drop()
+		return nil, err
+	}
+	client, err := stent.NewClient(db.pool, stent.Config{Registry: reg})
+	if err != nil {
+		db.drop()
+		return nil, err
+	}
+	return &stentRun{db: db, client: client}, nil
+}
+
+func (r *stentRun) close() {
+	r.client.Close()
+	r.db.drop()
+}
+
+// startWorker runs a worker until the returned stop function is called; stop returns the
+// worker's error.
+func (r *stentRun) startWorker(ctx context.Context, o options) (stop func() error, err error) {
+	w, err := worker.New(r.client, worker.Config{Concurrency: o.concurrency})
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- w.Run(wctx) }()
+	select {
+	case <-w.Ready():
+	case err := <-errc:
+		cancel()
+		return nil, err
+	}
+	return func() error { cancel(); return <-errc }, nil
+}
+
+// noopActivity registers bench.noop on reg, recording its runs in t.
+func noopActivity(reg *stent.Registry, t *tracker) *stent.Activity[job, struct{}] {
+	return stent.NewActivity("bench.noop", func(ctx context.Context, j job) (struct{}, error) {
+		t.ran(j.N)
+		return struct{}{}, nil
+	}, stent.InRegistry(reg))
+}
+
+func stentBurndown(ctx context.Context, e *env, _ system, o options) (sample, error) {
+	reg, t := stent.NewRegistry(), newTracker(o.jobs)
+	noop := noopActivity(reg, t)
+	r, err := newStentRun(ctx, e, o, reg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	jobs := make([]job, o.jobs)
+	for i := range jobs {
+		jobs[i].N = i
+	}
+	ids, err := noop.DispatchMany(ctx, r.client, jobs)
+	if err != nil {
+		return nil, err
+	}
+	vacuum(ctx, r.db.pool, "stent.tasks", "stent.executions")
+	before, err := readDBLoad(ctx, r.db.pool)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	stop, err := r.startWorker(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	err = t.wait(ctx, drainTimeout)
+	if err == nil {
+		// Finished means recorded: wait for the last completion batch to commit.
+		_, err = noop.Wait(ctx, r.client, ids[len(ids)-1])
+		err = errors.Join(err, waitStentCompleted(ctx, r, o.jobs))
+	}
+	elapsed := time.Since(start)
+	after, lerr := readDBLoad(ctx, r.db.pool)
+	if os.Getenv("BENCH_DIAG") != "" {
+		printTopStatements(ctx, r.db.pool)
+	}
+	if err := errors.Join(err, lerr, stop(), t.verifyOnce()); err != nil {
+		return nil, err
+	}
+	s := sample{mRate: float64(o.jobs) / elapsed.Seconds()}
+	s.perTask(before, after, o.jobs)
+	return s, nil
+}
+
+// waitStentCompleted waits until n executions are completed in the database.
+func waitStentCompleted(ctx context.Context, r *stentRun, n int) error {
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		var completed int
+		if err := r.db.pool.QueryRow(ctx, "SELECT /*bench*/ count(*) FROM stent.executions WHERE state = 'completed'").Scan(&completed); err != nil {
+			return err
+		}
+		if completed == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d executions completed", completed, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func stentLatency(ctx context.Context, e *env, _ system, o options) (sample, error) {
+	reg, t := stent.NewRegistry(), newTracker(o.latencyJobs)
+	noop := noopActivity(reg, t)
+	r, err := newStentRun(ctx, e, o, reg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	stop, err := r.startWorker(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	err = paced(ctx, o, func(i int) error {
+		t.markEnqueued(i)
+		_, err := noop.Dispatch(ctx, r.client, job{N: i})
+		return err
+	})
+	if err == nil {
+		err = t.wait(ctx, drainTimeout)
+	}
+	if err := errors.Join(err, stop(), t.verifyOnce()); err != nil {
+		return nil, err
+	}
+	p50, p95, p99 := t.percentiles()
+	return sample{mP50: p50, mP95: p95, mP99: p99}, nil
+}
+
+// paced calls enqueue(i) for each latency job at o.rate per second.
+func paced(ctx context.Context, o options, enqueue func(i int) error) error {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
+	defer tick.Stop()
+	for i := range o.latencyJobs {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := enqueue(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
