@@ -205,7 +205,7 @@ func stentSuspended(ctx context.Context, pool *pgxpool.Pool, o options, n int) (
 		return childReport{}, err
 	}
 	defer func() { _ = stop() }()
-	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM stent.tasks WHERE state = 'waiting' AND kind = 'workflow'", n); err != nil {
+	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM stent.tasks WHERE state = 'waiting' AND kind = 'signal'", n); err != nil {
 		return childReport{}, err
 	}
 	rep := childReport{Goroutines: settle(), RSSMB: procStatusKB("VmRSS") / 1024}
