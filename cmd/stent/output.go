@@ -75,12 +75,14 @@ func (t *table) flush() error {
 	}
 	var b strings.Builder
 	for _, r := range t.rows {
+		var l strings.Builder
 		for i, cell := range r {
-			b.WriteString(cell)
+			l.WriteString(cell)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-visibleWidth(cell)+2))
+				l.WriteString(strings.Repeat(" ", widths[i]-visibleWidth(cell)+2))
 			}
 		}
+		b.WriteString(strings.TrimRight(l.String(), " "))
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(t.out, b.String())

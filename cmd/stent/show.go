@@ -300,21 +300,31 @@ type timelineEvent struct {
 }
 
 // writeTimeline lists when each task was created, started and finished, as offsets from the
-// execution's creation.
+// execution's creation. At equal times a parent's finish comes after its children's events.
 func writeTimeline(w *strings.Builder, r *showResult) {
-	var events []timelineEvent
+	parents := map[int64]bool{}
+	for _, t := range r.Tasks {
+		if t.ParentID != nil {
+			parents[*t.ParentID] = true
+		}
+	}
+	var events, parentEnds []timelineEvent
 	for _, t := range r.Tasks {
 		name := fmt.Sprintf("#%d %s", t.ID, t.Name)
 		events = append(events, timelineEvent{t.CreatedAt, "created   " + name})
 		if t.StartedAt != nil {
 			events = append(events, timelineEvent{*t.StartedAt, "started   " + name})
 		}
-		if t.FinishedAt != nil {
+		switch {
+		case t.FinishedAt != nil && parents[t.ID]:
+			parentEnds = append([]timelineEvent{{*t.FinishedAt, fmt.Sprintf("%-9s %s", t.State, name)}}, parentEnds...)
+		case t.FinishedAt != nil:
 			events = append(events, timelineEvent{*t.FinishedAt, fmt.Sprintf("%-9s %s", t.State, name)})
-		} else if t.State == "pending" && t.RunAt.After(t.CreatedAt) {
+		case t.State == "pending" && t.RunAt.After(t.CreatedAt):
 			events = append(events, timelineEvent{t.RunAt, "due       " + name})
 		}
 	}
+	events = append(events, parentEnds...)
 	slices.SortStableFunc(events, func(a, b timelineEvent) int { return a.at.Compare(b.at) })
 	for _, e := range events {
 		fmt.Fprintf(w, "  %-8s %s\n", offset(r.CreatedAt, e.at), e.what)

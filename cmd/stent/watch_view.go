@@ -213,8 +213,8 @@ func (v *watchView) runningSection(d *dashboard) *section {
 		if t.StartedAt != nil {
 			run = humanDuration(d.Stats.Now.Sub(*t.StartedAt))
 		}
-		sec.rows = append(sec.rows, line{text: fmt.Sprintf("  %-16s #%-7d %-26s %-8s %7s", truncate(t.LeaseOwner, 16), t.ID,
-			truncate(t.Name, 26), t.ExecutionID.String()[:8], run)})
+		sec.rows = append(sec.rows, line{text: fmt.Sprintf("  %-16s %-8s #%-7d %-26s %7s", truncate(t.LeaseOwner, 16),
+			t.ExecutionID.String()[:8], t.ID, truncate(t.Name, 26), run)})
 	}
 	return sec
 }
