@@ -14,7 +14,8 @@ import (
 const opsDeadLetterCountFiltered = `-- name: OpsDeadLetterCountFiltered :one
 SELECT count(*)::bigint AS count FROM stent.dead_letters dl
 WHERE ($1::text IS NULL OR dl.name = $1::text)
-  AND dl.created_at < stent.current_time() - make_interval(secs => $2::double precision)
+  AND ($2::double precision <= 0
+       OR dl.created_at < stent.current_time() - make_interval(secs => $2::double precision))
 `
 
 type OpsDeadLetterCountFilteredParams struct {
@@ -36,7 +37,8 @@ FROM (
     FROM (
         SELECT dl.id FROM stent.dead_letters dl
         WHERE ($1::text IS NULL OR dl.name = $1::text)
-          AND dl.created_at < stent.current_time() - make_interval(secs => $2::double precision)
+          AND ($2::double precision <= 0
+               OR dl.created_at < stent.current_time() - make_interval(secs => $2::double precision))
         ORDER BY dl.id
         LIMIT $3::integer
     ) AS d
@@ -49,7 +51,7 @@ type OpsDeadLetterDiscardBatchParams struct {
 	MaxRows          int32
 }
 
-// Discards up to max_rows dead letters (oldest first) created before the cutoff, optionally of
+// Discards up to max_rows dead letters (oldest first) older than older_than (0: any age), optionally of
 // one function, through stent.discard_dead_letter; returns how many it deleted.
 func (q *Queries) OpsDeadLetterDiscardBatch(ctx context.Context, db DBTX, arg *OpsDeadLetterDiscardBatchParams) (int64, error) {
 	row := db.QueryRow(ctx, opsDeadLetterDiscardBatch, arg.Name, arg.OlderThanSeconds, arg.MaxRows)

@@ -57,6 +57,9 @@ cursor the previous page printed), so pages stay stable while new executions arr
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if limit < 1 || limit > 10000 {
+				return fmt.Errorf("invalid --limit %d: must be within [1, 10000]", limit)
+			}
 			p := stent.ListParams{State: stent.ExecutionState(state), Workflow: workflow, Queue: queue, Tag: tag, Limit: limit}
 			if after != "" {
 				cur, err := decodeCursor(after)

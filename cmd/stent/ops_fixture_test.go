@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +202,36 @@ func (b *opsBundle) golden(t *testing.T, name string, res result) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "no golden file: run go test ./cmd/stent -run %s -update", t.Name())
 	require.Equal(t, string(want), got)
+}
+
+// runWith runs a command with stdin and a stderr of the test's choosing.
+func (b *opsBundle) runWith(t *testing.T, stdin *terminal, stderr io.Writer, args ...string) result {
+	t.Helper()
+	var stdout strings.Builder
+	c := &cli{stdin: stdin, stdout: &stdout, stderr: stderr, getenv: func(string) string { return "" }}
+	code := c.run(t.Context(), append([]string{"--database-url", fakeNowURL(b.dbURL, b.clock.Now())}, args...))
+	return result{code: code, stdout: stdout.String()}
+}
+
+// fakeTerminalWriter is an output stream that claims to be a terminal.
+type fakeTerminalWriter struct{ syncBuffer }
+
+func (*fakeTerminalWriter) IsTerminal() bool { return true }
+
+// pipeTerminal is a terminal stdin whose answer the test controls; reading reports whether a
+// command is waiting on it.
+type pipeTerminal struct {
+	r       *io.PipeReader
+	waiting atomic.Bool
+}
+
+func newPipeTerminal() (*terminal, *pipeTerminal, *io.PipeWriter) {
+	r, w := io.Pipe()
+	p := &pipeTerminal{r: r}
+	return &terminal{p}, p, w
+}
+
+func (p *pipeTerminal) Read(b []byte) (int, error) {
+	p.waiting.Store(true)
+	return p.r.Read(b)
 }
