@@ -243,6 +243,51 @@ func TestExplainEachReason(t *testing.T) {
 		requireTime(t, b.clock.Now().Add(30*time.Minute), *r.Until)
 	})
 
+	t.Run("SharedBackoff", func(t *testing.T) {
+		t.Parallel()
+		b := setupExplain(t)
+		b.liveWorker(t, "w-live")
+		first, _ := b.dispatch(t, b.plain, "1")
+		tk := b.claimOne(t, "w1")
+		require.Equal(t, first, tk.ExecutionID)
+		second, secondTask := b.dispatch(t, b.plain, "2")
+		b.fail(t, tk, 5*time.Minute, stent.ScopeFunction)
+		r := b.only(t, second)
+		require.Equal(t, stent.ReasonBackoff, r.Reason)
+		require.Equal(t, secondTask, r.TaskID)
+		requireTime(t, b.clock.Now().Add(5*time.Minute), *r.Until)
+	})
+
+	t.Run("WaitingOnCachedResult", func(t *testing.T) {
+		t.Parallel()
+		b := setupExplain(t)
+		b.liveWorker(t, "w-live")
+		call := []byte(`{"name": "explain.plain", "input": "same", "cache_key": "k-same"}`)
+		var children []*store.Task
+		var roots []*store.Task
+		for range 2 {
+			id, err := b.workflow.Dispatch(b.ctx, b.client, "x")
+			require.NoError(t, err)
+			root := b.claimRoot(t, id, "explain.wf")
+			child, err := b.store.CallChild(b.ctx, root.ID, root.LeaseToken, 0, call)
+			require.NoError(t, err)
+			_, err = b.store.SuspendTask(b.ctx, root.ID, root.LeaseToken, []int64{child.ID}, nil)
+			require.NoError(t, err)
+			roots, children = append(roots, root), append(children, child)
+		}
+		require.Equal(t, "pending", children[0].State, "the first call computes the result")
+		require.Equal(t, "waiting", children[1].State, "the second waits for it")
+
+		rs := b.explain(t, roots[1].ExecutionID)
+		require.Len(t, rs, 2)
+		require.Equal(t, stent.ReasonWaitingChild, rs[0].Reason)
+		require.Equal(t, []string{fmt.Sprintf("task %d explain.plain (waiting)", children[1].ID)}, rs[0].Holders)
+		require.Equal(t, stent.Reason{TaskID: children[1].ID, TaskName: "explain.plain", TaskKind: "activity",
+			TaskState: "waiting", Reason: stent.ReasonWaitingCache,
+			Detail:  fmt.Sprintf("waiting for task %d, which computes the same cached result", children[0].ID),
+			Holders: []string{fmt.Sprintf("task %d", children[0].ID)}}, rs[1])
+	})
+
 	t.Run("Finished", func(t *testing.T) {
 		t.Parallel()
 		b := setupExplain(t)

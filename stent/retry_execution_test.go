@@ -310,3 +310,54 @@ func TestRetryRaces(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestRetryNestedChildWorkflow: a child workflow whose second activity fails for good fails
+// its parent; Retry resets the parent, the child workflow and the failed activity, and the
+// rerun completes without running the finished activities (in parent and child) again.
+func TestRetryNestedChildWorkflow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	runs := map[string]*atomic.Int32{"before": {}, "inner-ok": {}, "inner-flaky": {}}
+	var broken atomic.Bool
+	broken.Store(true)
+	act := stent.NewActivity("retry.nested.act", func(_ context.Context, what string) (string, error) {
+		runs[what].Add(1)
+		if what == "inner-flaky" && broken.Load() {
+			return "", stent.Permanent(errors.New("flaky"))
+		}
+		return what, nil
+	}, stent.InRegistry(b.reg))
+	child := stent.NewWorkflow("retry.nested.child", func(ctx stent.Context, _ string) (string, error) {
+		a, err := act.Call(ctx, "inner-ok")
+		if err != nil {
+			return "", err
+		}
+		c, err := act.Call(ctx, "inner-flaky")
+		return a + "+" + c, err
+	}, stent.InRegistry(b.reg), stent.Retry(stent.RetryPolicy{MaxAttempts: 1}))
+	parent := stent.NewWorkflow("retry.nested.parent", func(ctx stent.Context, _ string) (string, error) {
+		a, err := act.Call(ctx, "before")
+		if err != nil {
+			return "", err
+		}
+		c, err := child.Call(ctx, "x")
+		return a + "/" + c, err
+	}, stent.InRegistry(b.reg), stent.Retry(stent.RetryPolicy{MaxAttempts: 1}))
+	stenttest.StartWorker(t, b.client, worker.Config{Concurrency: 4})
+
+	id, err := parent.Dispatch(b.ctx, b.client, "x")
+	require.NoError(t, err)
+	_, err = parent.Wait(b.ctx, b.client, id)
+	require.ErrorContains(t, err, "flaky")
+	require.Equal(t, 3, b.count(t, "select count(*) from stent.tasks where execution_id = $1 and state = 'failed'", id))
+
+	broken.Store(false)
+	require.NoError(t, b.client.Retry(b.ctx, id))
+	got, err := parent.Wait(b.ctx, b.client, id)
+	require.NoError(t, err)
+	require.Equal(t, "before/inner-ok+inner-flaky", got)
+	require.EqualValues(t, 1, runs["before"].Load())
+	require.EqualValues(t, 1, runs["inner-ok"].Load())
+	require.EqualValues(t, 2, runs["inner-flaky"].Load())
+	require.Zero(t, b.count(t, "select count(*) from stent.dead_letters where execution_id = $1", id))
+}
