@@ -327,3 +327,30 @@ func checkTimeline(t *testing.T, b *testBundle, e *stent.Execution, now time.Tim
 	require.NoError(t, rows.Err())
 	require.Equal(t, len(order), i)
 }
+
+// TestOperationsMigrationDownAndUp: migrating down to version 3 drops the operations views
+// (and their helper function and index) and leaves the function package working; migrating
+// up again restores them.
+func TestOperationsMigrationDownAndUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	views := func() []string {
+		rows, err := b.pool.Query(b.ctx, "select viewname::text from pg_views where schemaname = 'stent' order by 1")
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return names
+	}
+	all := []string{"dead_letter_overview", "execution_overview", "queue_depths", "task_timeline", "task_tree", "worker_overview"}
+	require.Equal(t, all, views())
+
+	require.NoError(t, stent.MigrateTo(b.ctx, b.pool, 3))
+	require.Equal(t, []string{"task_tree"}, views())
+	require.Zero(t, b.count(t, "select count(*) from pg_indexes where indexname = 'tasks_waiting_idx'"))
+	id, _ := b.dispatch(t, b.echo("views.down"), "x")
+	require.Equal(t, stent.StatePending, b.executionState(t, id), "stent.current_time() and dispatch still work")
+
+	require.NoError(t, stent.Migrate(b.ctx, b.pool))
+	require.Equal(t, all, views())
+	require.Equal(t, 1, b.count(t, "select count(*) from stent.execution_overview where id = $1", id))
+}
