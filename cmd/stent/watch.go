@@ -55,8 +55,12 @@ that cannot run a full-screen program.`,
 			defer done()
 			plain := *c
 			plain.noColor = true
+			// The model's own context ends with the command, so its pending waits (the poll
+			// timer, the next notification) end with it.
+			mctx, cancel := context.WithCancel(ctx)
+			defer cancel()
 			m := &watchModel{
-				ctx:        ctx,
+				ctx:        mctx,
 				load:       func(ctx context.Context) (*dashboard, error) { return loadDashboard(ctx, client, window) },
 				loadDetail: func(ctx context.Context, id uuid.UUID) (*showResult, error) { return c.loadShow(ctx, client, id) },
 				interval:   interval,

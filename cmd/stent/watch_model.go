@@ -78,7 +78,20 @@ func (m *watchModel) startDetail(id uuid.UUID) tea.Cmd {
 }
 
 func (m *watchModel) tick() tea.Cmd {
-	return tea.Tick(m.interval, func(time.Time) tea.Msg { return tickMsg{} })
+	if m.interval <= 0 {
+		return nil
+	}
+	// Not tea.Tick: its timer cannot be abandoned, and a quit must not leave it behind.
+	return func() tea.Msg {
+		timer := time.NewTimer(m.interval)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return tickMsg{}
+		case <-m.ctx.Done():
+			return nil
+		}
+	}
 }
 
 // waitChange waits for the next notification.
