@@ -106,6 +106,12 @@ func TestExplainEachReason(t *testing.T) {
 		r = b.only(t, b.task(t, other).ExecutionID)
 		require.Equal(t, stent.ReasonNoWorker, r.Reason)
 		require.Contains(t, r.Detail, "other queues")
+
+		var ghost uuid.UUID
+		require.NoError(t, b.pool.QueryRow(b.ctx, "select execution_id from stent.dispatch('ghost.fn')").Scan(&ghost))
+		r = b.only(t, ghost)
+		require.Equal(t, stent.ReasonNoWorker, r.Reason)
+		require.Contains(t, r.Detail, "no worker ever registered ghost.fn")
 	})
 
 	t.Run("ScheduledAndBackingOff", func(t *testing.T) {
