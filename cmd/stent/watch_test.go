@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/creack/pty"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
