@@ -216,3 +216,59 @@ func TestRetryNestedChildWorkflow(t *testing.T) {
 	require.EqualValues(t, 2, runs["inner-flaky"].Load())
 	require.Zero(t, b.count(t, "select count(*) from stent.dead_letters where execution_id = $1", id))
 }
+
+// TestRetryCancelledFanOut: a fan-out cancelled while one activity is still running (its
+// attempt is cancelled on the worker) is retried: the finished activities keep their results,
+// the cancelled one runs again and the workflow completes with every result.
+func TestRetryCancelledFanOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var runs [4]atomic.Int32
+	blocking := make(chan struct{}, 4)
+	release := make(chan struct{})
+	act := stent.NewActivity("retry.fan.act", func(ctx context.Context, n int) (int, error) {
+		runs[n].Add(1)
+		if n == 3 && runs[n].Load() == 1 {
+			blocking <- struct{}{}
+			<-ctx.Done() // the first attempt is cancelled with its execution
+			return 0, ctx.Err()
+		}
+		if n == 3 {
+			<-release
+		}
+		return n * n, nil
+	}, stent.InRegistry(b.reg))
+	wf := stent.NewWorkflow("retry.fan", func(ctx stent.Context, _ string) (int, error) {
+		rs, err := act.Map(ctx, []int{0, 1, 2, 3})
+		if err != nil {
+			return 0, err
+		}
+		sum := 0
+		for _, r := range rs {
+			sum += r
+		}
+		return sum, nil
+	}, stent.InRegistry(b.reg))
+	stenttest.StartWorker(t, b.client, worker.Config{Concurrency: 8})
+
+	id, err := wf.Dispatch(b.ctx, b.client, "x")
+	require.NoError(t, err)
+	<-blocking
+	pollUntil(t, "the three quick activities to finish", func() bool {
+		return b.count(t, "select count(*) from stent.tasks where execution_id = $1 and kind = 'activity' and state = 'completed'", id) == 3
+	})
+	_, err = b.client.Cancel(b.ctx, id)
+	require.NoError(t, err)
+	_, err = wf.Wait(b.ctx, b.client, id)
+	require.ErrorIs(t, err, stent.ErrCancelled)
+
+	require.NoError(t, b.client.Retry(b.ctx, id))
+	close(release)
+	got, err := wf.Wait(b.ctx, b.client, id)
+	require.NoError(t, err)
+	require.Equal(t, 0+1+4+9, got)
+	for n := range 3 {
+		require.EqualValues(t, 1, runs[n].Load(), "activity %d ran once", n)
+	}
+	require.EqualValues(t, 2, runs[3].Load(), "the cancelled activity ran again")
+}
