@@ -45,14 +45,16 @@ func TestRetryWrongStateOrUnknown(t *testing.T) {
 
 // TestRetryFencesStaleAttempts: an attempt still running when its execution was cancelled
 // cannot complete after the retry — the reset moved the lease token, and the new claim moves
-// it again — while the new attempt completes the execution. RetryTx applies only on commit.
+// it again — while the new attempt completes the execution. RetryTx applies only on commit,
+// and wakes the workers of the task's queue.
 func TestRetryFencesStaleAttempts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id, taskID := b.dispatch(t, b.echo("retry.stale"), "x")
-	stale := b.claimOne(t, "w-old")
+	id, taskID := b.dispatch(t, b.echo("retry.stale", stent.Queue("stale-q")), "x")
+	stale := b.claim(t, store.ClaimParams{WorkerID: "w-old", Queues: []string{"stale-q"}})[0]
 	_, err := b.client.Cancel(b.ctx, id)
 	require.NoError(t, err)
+	listener := b.listenTasks(t)
 
 	tx, err := b.pool.Begin(b.ctx)
 	require.NoError(t, err)
@@ -64,6 +66,7 @@ func TestRetryFencesStaleAttempts(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.client.RetryTx(b.ctx, tx, id))
 	require.NoError(t, tx.Commit(b.ctx))
+	awaitNotification(t, listener, "stale-q") // the workers of the task's queue are woken
 	require.Equal(t, stent.StatePending, b.executionState(t, id))
 	reset := b.task(t, taskID)
 	require.Equal(t, "pending", reset.State)
@@ -72,7 +75,7 @@ func TestRetryFencesStaleAttempts(t *testing.T) {
 	err = b.store.CompleteTask(b.ctx, store.Completion{TaskID: taskID, Token: stale.LeaseToken, Output: []byte(`"stale"`)})
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
 
-	fresh := b.claimOne(t, "w-new")
+	fresh := b.claim(t, store.ClaimParams{WorkerID: "w-new", Queues: []string{"stale-q"}})[0]
 	require.EqualValues(t, 1, fresh.Attempt)
 	err = b.store.CompleteTask(b.ctx, store.Completion{TaskID: taskID, Token: stale.LeaseToken, Output: []byte(`"stale"`)})
 	require.ErrorIs(t, err, stent.ErrLeaseLost)
