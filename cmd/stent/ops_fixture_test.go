@@ -117,7 +117,8 @@ func (b *opsBundle) seedOps(t *testing.T) {
 	}, stent.InRegistry(b.reg))
 
 	w, err := worker.New(b.client, worker.Config{ID: "w-test", Queues: []string{"default"}, Concurrency: 2,
-		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour, ShutdownTimeout: 5 * time.Second})
+		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour, ShutdownTimeout: 5 * time.Second,
+		ResidentWait: -1}) // always suspend while the activity runs: the same replay on every run
 	require.NoError(t, err)
 	wctx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)

@@ -195,7 +195,7 @@ func (c *cli) renderShow(r *showResult) string {
 	}
 
 	fmt.Fprintf(w, "\n%s\n", c.paint(ansiBold, "Steps"))
-	c.writeTaskTree(w, r.Tasks)
+	c.writeTaskTree(w, r)
 
 	fmt.Fprintf(w, "\n%s\n", c.paint(ansiBold, "Timeline"))
 	writeTimeline(w, r)
@@ -243,8 +243,10 @@ func (c *cli) renderShow(r *showResult) string {
 	return w.String()
 }
 
-// writeTaskTree draws the tasks as a tree under the root, children in call order.
-func (c *cli) writeTaskTree(w *strings.Builder, tasks []taskRow) {
+// writeTaskTree draws the tasks as a tree under the root, children in call order. The root's
+// duration is the execution's: a workflow task's started_at is its latest (re)start.
+func (c *cli) writeTaskTree(w *strings.Builder, r *showResult) {
+	tasks := r.Tasks
 	children := map[int64][]taskRow{}
 	var roots []taskRow
 	for _, t := range tasks {
@@ -264,7 +266,11 @@ func (c *cli) writeTaskTree(w *strings.Builder, tasks []taskRow) {
 		if t.Kind == "workflow" || t.Kind == "activity" {
 			info = append(info, fmt.Sprintf("attempt %d/%d", t.Attempt, t.MaxAttempts))
 		}
-		if d := elapsed(t.StartedAt, t.FinishedAt, time.Time{}); d != "-" {
+		started := t.StartedAt
+		if t.ParentID == nil && r.StartedAt != nil {
+			started = r.StartedAt
+		}
+		if d := elapsed(started, t.FinishedAt, time.Time{}); d != "-" {
 			info = append(info, d)
 		}
 		if t.State == "running" && t.LeaseOwner != "" {
@@ -288,8 +294,8 @@ func (c *cli) writeTaskTree(w *strings.Builder, tasks []taskRow) {
 			walk(k, next, b)
 		}
 	}
-	for _, r := range roots {
-		walk(r, "", "")
+	for _, root := range roots {
+		walk(root, "", "")
 	}
 }
 
