@@ -116,9 +116,9 @@ func (b *opsBundle) seedOps(t *testing.T) {
 		return paid + ", shipped", nil
 	}, stent.InRegistry(b.reg))
 
-	w, err := worker.New(b.client, worker.Config{ID: "w-test", Queues: []string{"default"}, Concurrency: 2,
+	w, err := worker.New(b.client, worker.Config{ID: "w-test", Queues: []string{"default"}, Concurrency: 1,
 		PollInterval: 20 * time.Millisecond, MaintenanceInterval: time.Hour, ShutdownTimeout: 5 * time.Second,
-		ResidentWait: -1}) // always suspend while the activity runs: the same replay on every run
+		ResidentWait: -1}) // one slot, always suspending: the child runs only once the workflow parked
 	require.NoError(t, err)
 	wctx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)
