@@ -93,6 +93,16 @@ cursor the previous page printed), so pages stay stable while new executions arr
 			if page.Next != nil {
 				res.Next = encodeCursor(page.Next)
 			}
+			// Running executions show how long they have run, by the database's clock.
+			var now time.Time
+			for _, e := range res.Executions {
+				if e.StartedAt != nil && e.FinishedAt == nil && c.output != outputJSON {
+					if now, err = client.Now(ctx); err != nil {
+						return cliError(err)
+					}
+					break
+				}
+			}
 			return c.print(res, func() error {
 				if len(res.Executions) == 0 {
 					_, err := fmt.Fprintln(c.stdout, "No executions found.")
@@ -101,7 +111,7 @@ cursor the previous page printed), so pages stay stable while new executions arr
 				t := newTable(c.stdout, "ID", "WORKFLOW", "STATE", "QUEUE", "CREATED", "DURATION")
 				for _, e := range res.Executions {
 					t.row(e.ID.String(), e.Workflow, c.state(e.State), e.Queue, formatTime(e.CreatedAt),
-						elapsed(e.StartedAt, e.FinishedAt, time.Time{}))
+						elapsed(e.StartedAt, e.FinishedAt, now))
 				}
 				if err := t.flush(); err != nil {
 					return err

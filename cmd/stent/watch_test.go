@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -198,6 +199,14 @@ func TestWatchModel(t *testing.T) {
 	_, cmd = m.Update(dataMsg{d: d})
 	require.NotNil(t, cmd, "the dirty model loads again")
 	require.False(t, m.dirty)
+
+	// In colour, states are coloured and every line still fills the width exactly.
+	m.view = newWatchView(io.Discard, true, m.view.showText, "test")
+	colored := m.View()
+	require.Contains(t, colored, "\x1b[34mrunning ")
+	for _, l := range strings.Split(colored, "\n") {
+		require.Equal(t, 80, ansi.StringWidth(l), "%q", l)
+	}
 
 	// Tiny terminals still get exactly their size.
 	m.Update(tea.WindowSizeMsg{Width: 30, Height: 8})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"github.com/stentdev/stent/stent"
@@ -36,7 +37,7 @@ func newWatchView(out io.Writer, color bool, showText func(*showResult) string, 
 		"dim":      r.NewStyle().Faint(true),
 		"error":    c("1"),
 		"pending":  c("3"), "running": c("4"), "waiting": c("6"), "completed": c("2"),
-		"failed": c("1"), "timed_out": c("1"), "cancelled": r.NewStyle().Faint(true),
+		"failed": c("1"), "timed_out": c("1"), "cancelled": r.NewStyle().Faint(true), "✗": c("1"), "✓": c("2"),
 	}
 	return v
 }
@@ -57,13 +58,22 @@ type line struct {
 	style string
 }
 
-// fit cuts or pads s to exactly w cells.
+// fit cuts or pads s (which may hold colour escapes) to exactly w cells.
 func fit(s string, w int) string {
-	r := []rune(s)
-	if len(r) > w {
-		return string(r[:w])
+	if ansi.StringWidth(s) > w {
+		s = ansi.Truncate(s, w, "")
 	}
-	return s + strings.Repeat(" ", w-len(r))
+	return s + strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
+}
+
+// stateCell pads a state to width and colours it, except on the selected row (whose reverse
+// video an inner colour would end).
+func (v *watchView) stateCell(state string, width int, selected bool) string {
+	cell := fmt.Sprintf("%-*s", width, state)
+	if selected {
+		return cell
+	}
+	return v.style(state, cell)
 }
 
 func (v *watchView) render(m *watchModel, w, h int) string {
@@ -188,8 +198,8 @@ func (v *watchView) activeSection(m *watchModel, w int) *section {
 			total-- // the root task finishes last: count the calls it made
 		}
 		bar := renderCells(done, total, barWidth)
-		text := fmt.Sprintf("%s%-8s %-24s %-8s %s %7s %7s", mark, a.ID.String()[:8], truncate(a.Workflow, 24),
-			a.State, bar, fmt.Sprintf("%d/%d", done, total), run)
+		text := fmt.Sprintf("%s%-8s %-24s %s %s %7s %7s", mark, a.ID.String()[:8], truncate(a.Workflow, 24),
+			v.stateCell(string(a.State), 8, m.cursor == i), bar, fmt.Sprintf("%d/%d", done, total), run)
 		sec.rows = append(sec.rows, line{text: text, style: style})
 	}
 	return sec
@@ -228,16 +238,17 @@ func (v *watchView) recentSection(m *watchModel) *section {
 		if m.cursor == idx {
 			sec.selected = i
 		}
-		icon := "✗"
+		icon := v.stateCell("✗", 1, m.cursor == idx)
 		if e.State == stent.StateCompleted {
-			icon = "✓"
+			icon = v.stateCell("✓", 1, m.cursor == idx)
 		}
 		finished := "-"
 		if e.FinishedAt != nil {
 			finished = e.FinishedAt.UTC().Format("15:04:05")
 		}
-		sec.rows = append(sec.rows, line{text: fmt.Sprintf("%s%s %-8s %-24s %-9s %7s  %s", mark, icon, e.ID.String()[:8],
-			truncate(e.Workflow, 24), e.State, elapsed(e.StartedAt, e.FinishedAt, time.Time{}), finished), style: style})
+		sec.rows = append(sec.rows, line{text: fmt.Sprintf("%s%s %-8s %-24s %s %7s  %s", mark, icon, e.ID.String()[:8],
+			truncate(e.Workflow, 24), v.stateCell(string(e.State), 9, m.cursor == idx), elapsed(e.StartedAt, e.FinishedAt, time.Time{}),
+			finished), style: style})
 	}
 	return sec
 }
