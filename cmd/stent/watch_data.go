@@ -24,6 +24,7 @@ type dashboard struct {
 	Running     []*stent.Task
 	Recent      []*stent.Execution
 	DeadLetters []*stent.DeadLetter
+	Workers     []stent.WorkerStatus
 	LoadedIn    time.Duration
 }
 
@@ -42,6 +43,9 @@ func loadDashboard(ctx context.Context, client *stent.Client, window time.Durati
 		return nil, err
 	}
 	if d.Recent, err = client.ListRecentFinished(ctx, dashRecentRows); err != nil {
+		return nil, err
+	}
+	if d.Workers, err = client.ListWorkers(ctx); err != nil {
 		return nil, err
 	}
 	if d.Stats.DeadLetters > 0 {

@@ -215,7 +215,15 @@ func renderCells(done, total, width int) string {
 }
 
 func (v *watchView) runningSection(d *dashboard) *section {
-	sec := &section{title: fmt.Sprintf("RUNNING TASKS (%d)", d.Stats.Tasks["running"]), selected: -1}
+	live, slots := 0, 0
+	for _, w := range d.Workers {
+		if w.Live {
+			live++
+			slots += w.Concurrency
+		}
+	}
+	sec := &section{title: fmt.Sprintf("RUNNING TASKS (%d) · %d live worker(s), %d slots", d.Stats.Tasks["running"], live, slots),
+		selected: -1}
 	tasks := slices.Clone(d.Running)
 	slices.SortStableFunc(tasks, func(a, b *stent.Task) int { return strings.Compare(a.LeaseOwner, b.LeaseOwner) })
 	for _, t := range tasks {
