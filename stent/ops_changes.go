@@ -2,6 +2,7 @@ package stent
 
 import (
 	"context"
+	"sync"
 
 	"github.com/stentdev/stent/internal/notifier"
 )
@@ -43,15 +44,13 @@ func (c *Client) Changes(ctx context.Context) (changes <-chan struct{}, stop fun
 			}
 		}
 	}()
-	stopped := false
+	var once sync.Once
 	return out, func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		close(done)
-		<-finished
-		sub.Unsubscribe()
-		n.Stop()
+		once.Do(func() {
+			close(done)
+			<-finished
+			sub.Unsubscribe()
+			n.Stop()
+		})
 	}, nil
 }
