@@ -73,8 +73,16 @@ func TestDLQBulk(t *testing.T) {
 		return n
 	}
 	require.Equal(t, int64(1205), count(""))
+	// stats counts past 1,000 rows (the Python CLI listed 1,000 rows to count them).
+	res := b.cli(t, "-o", "json", "stats")
+	require.Equal(t, exitOK, res.code, res.stderr)
+	var st statsResult
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &st))
+	require.Equal(t, int64(1205), st.Executions["failed"])
+	require.Equal(t, int64(1205), st.DeadLetters)
+	require.Equal(t, int64(1205), st.Failed, "all failed within the window")
 
-	res := b.cli(t, "dlq", "replay-all", "--name", "shop.bulk")
+	res = b.cli(t, "dlq", "replay-all", "--name", "shop.bulk")
 	require.Equal(t, exitFailure, res.code)
 	require.Contains(t, res.stderr, "refusing to continue without confirmation")
 
