@@ -18,6 +18,10 @@ import (
 // dashboard, where the terminal is in raw mode and no SIGINT is sent); it exits with 130.
 var errInterrupted = errors.New("interrupted")
 
+// watchMinGap is the least time between two snapshots of the dashboard when notifications
+// keep coming: each snapshot runs aggregate queries over whole tables.
+const watchMinGap = 500 * time.Millisecond
+
 func (c *cli) watchCommand() *cobra.Command {
 	var interval, window time.Duration
 	var once bool
@@ -64,6 +68,7 @@ that cannot run a full-screen program.`,
 				load:       func(ctx context.Context) (*dashboard, error) { return loadDashboard(ctx, client, window) },
 				loadDetail: func(ctx context.Context, id uuid.UUID) (*showResult, error) { return c.loadShow(ctx, client, id) },
 				interval:   interval,
+				minGap:     watchMinGap,
 				width:      width,
 				height:     height,
 			}

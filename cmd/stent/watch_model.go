@@ -17,6 +17,7 @@ type watchModel struct {
 	loadDetail func(context.Context, uuid.UUID) (*showResult, error)
 	changes    <-chan struct{} // notifications (nil: poll only)
 	interval   time.Duration   // polling fallback
+	minGap     time.Duration   // least time between the end of a load and a reload for notifications
 	view       *watchView
 
 	width, height int
@@ -45,8 +46,9 @@ type (
 		r   *showResult
 		err error
 	}
-	tickMsg   struct{}
-	changeMsg struct{}
+	tickMsg    struct{}
+	changeMsg  struct{}
+	refreshMsg struct{}
 )
 
 func (m *watchModel) Init() tea.Cmd {
@@ -94,6 +96,23 @@ func (m *watchModel) tick() tea.Cmd {
 	}
 }
 
+// after delivers msg once d has passed (at once for 0), unless the command ends first.
+func (m *watchModel) after(d time.Duration, msg tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		if d <= 0 {
+			return msg
+		}
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return msg
+		case <-m.ctx.Done():
+			return nil
+		}
+	}
+}
+
 // waitChange waits for the next notification.
 func (m *watchModel) waitChange() tea.Cmd {
 	if m.changes == nil {
@@ -126,9 +145,15 @@ func (m *watchModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.cursor = min(m.cursor, max(0, len(m.selectable())-1))
 		}
 		if m.dirty {
+			// Something changed during the load: load again, but not back to back, so a busy
+			// system's stream of notifications costs at most one snapshot per minGap.
 			m.dirty = false
-			return m, m.startLoad()
+			m.loading = true
+			return m, m.after(m.minGap, refreshMsg{})
 		}
+	case refreshMsg:
+		m.loading = false
+		return m, m.startLoad()
 	case detailMsg:
 		if m.detailID != nil && *m.detailID == msg.id {
 			m.detail, m.detailErr = msg.r, msg.err

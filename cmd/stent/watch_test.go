@@ -199,6 +199,11 @@ func TestWatchModel(t *testing.T) {
 	_, cmd = m.Update(dataMsg{d: d})
 	require.NotNil(t, cmd, "the dirty model loads again")
 	require.False(t, m.dirty)
+	require.True(t, m.loading, "no other load starts before the reload")
+	before := loads
+	drive(cmd)
+	require.Equal(t, before+1, loads)
+	require.False(t, m.loading)
 
 	// In colour, states are coloured and every line still fills the width exactly.
 	m.view = newWatchView(io.Discard, true, m.view.showText, "test")
