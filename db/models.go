@@ -137,6 +137,98 @@ type StateEntry struct {
 	UpdatedAt   time.Time
 }
 
+// Dead letters with their execution, error kind and message, and age. Public API (docs/sql.md).
+type StentDeadLetterOverview struct {
+	ID             int64
+	TaskID         int64
+	ExecutionID    uuid.UUID
+	Workflow       string
+	ExecutionState string
+	Name           string
+	Kind           string
+	Queue          string
+	Attempts       int32
+	ErrorKind      interface{}
+	ErrorMessage   interface{}
+	Error          []byte
+	CreatedAt      time.Time
+	Age            int32
+}
+
+// One row per execution: state, timings, error, current step, task counts by state and latest progress. Public API (docs/sql.md).
+type StentExecutionOverview struct {
+	ID                uuid.UUID
+	Workflow          string
+	State             string
+	Queue             string
+	Priority          int16
+	Tags              []string
+	IdempotencyKey    pgtype.Text
+	ParentExecutionID *uuid.UUID
+	Deadline          *time.Time
+	CreatedAt         time.Time
+	StartedAt         *time.Time
+	FinishedAt        *time.Time
+	Duration          int32
+	ErrorKind         interface{}
+	ErrorMessage      interface{}
+	CurrentTaskID     interface{}
+	CurrentStep       interface{}
+	CurrentStepKind   interface{}
+	CurrentStepState  interface{}
+	TasksTotal        int64
+	TasksPending      int64
+	TasksRunning      int64
+	TasksWaiting      int64
+	TasksCompleted    int64
+	TasksFailed       int64
+	TasksCancelled    int64
+	MaxAttempt        interface{}
+	ProgressMessage   string
+	ProgressDetail    []byte
+	ProgressAt        time.Time
+}
+
+// Unfinished tasks per queue and function: pending, due now, scheduled, running, waiting, age of the oldest due task. Public API (docs/sql.md).
+type StentQueueDepth struct {
+	Queue        string
+	Function     string
+	Pending      int64
+	DueNow       int64
+	Scheduled    int64
+	Running      int64
+	Waiting      int64
+	OldestDueAge int32
+	NextRunAt    interface{}
+}
+
+// Tasks of each execution in tree order (ORDER BY execution_id, ordinal) with created/started/finished times, duration, attempts, state and error. Filter by execution_id. Public API (docs/sql.md).
+type StentTaskTimeline struct {
+	ExecutionID    uuid.UUID
+	Workflow       string
+	Ordinal        interface{}
+	TaskID         interface{}
+	ParentTaskID   interface{}
+	Seq            interface{}
+	Depth          interface{}
+	Kind           string
+	Name           string
+	State          string
+	Queue          string
+	Attempts       int32
+	MaxAttempts    int32
+	RunAt          time.Time
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	Duration       int32
+	QueuedFor      int32
+	WorkerID       pgtype.Text
+	LeaseExpiresAt *time.Time
+	ErrorMessage   interface{}
+	Error          []byte
+}
+
 // Every task of every execution as a tree (depth, path of positions), with state, attempts, timings and result or error. Filter by execution_id.
 type StentTaskTree struct {
 	ExecutionID    uuid.UUID
@@ -160,6 +252,24 @@ type StentTaskTree struct {
 	LeaseExpiresAt *time.Time
 	Output         interface{}
 	Error          []byte
+}
+
+// Worker processes: status (live, draining, stale), heartbeat age, held tasks, leadership. Public API (docs/sql.md).
+type StentWorkerOverview struct {
+	ID           string
+	Hostname     string
+	Pid          int32
+	State        string
+	Status       string
+	Queues       []string
+	Functions    []string
+	Tags         []string
+	Concurrency  int32
+	StartedAt    time.Time
+	HeartbeatAt  time.Time
+	HeartbeatAge int32
+	HeldTasks    int64
+	Leader       bool
 }
 
 type Task struct {

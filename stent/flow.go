@@ -152,7 +152,8 @@ func (c *Client) resume(ctx context.Context, kind, name string) error {
 
 // Blocker is one reason a task is not running (see stent.task_blockers in SQL): Reason is one
 // of scheduled, backing_off, paused_queue, paused_function, backoff, concurrency_limit,
-// key_concurrency_limit, rate_limited, key_rate_limited, no_worker or leased.
+// key_concurrency_limit, rate_limited, key_rate_limited, no_worker, leased, lease_expired,
+// sleeping, waiting_signal, waiting_child or waiting_cache (the Reason* constants).
 type Blocker struct {
 	Reason  string
 	Detail  string

@@ -39,6 +39,8 @@ type cli struct {
 
 	databaseURL string
 	output      outputFormat
+	noColor     bool
+	poolSize    int32 // connections the command needs; default 2
 
 	// started is set by the root's PersistentPreRunE once cobra has parsed the command line
 	// and a command begins to run; an error before that is a usage error. (So no subcommand
@@ -54,7 +56,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || errors.Is(err, errInterrupted):
 		fmt.Fprintln(c.stderr, "stent: interrupted")
 		return exitInterrupted
 	case !c.started || errors.As(err, &usage):
@@ -73,7 +75,9 @@ func (c *cli) rootCommand() *cobra.Command {
 		Long: `Manage Stent, the durable workflow engine that runs on PostgreSQL.
 
 The database is --database-url, or $DATABASE_URL when the flag is not given.
-Exit codes: 0 success, 1 invalid input or failure, 2 usage error, 130 interrupted.`,
+Exit codes: 0 success, 1 not found, invalid input or failure, 2 usage error, 130 interrupted.
+Commands that delete or stop work ask for confirmation on a terminal unless --yes is given.
+See docs/cli.md for every command with examples.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -90,10 +94,12 @@ Exit codes: 0 success, 1 invalid input or failure, 2 usage error, 130 interrupte
 	flags := root.PersistentFlags()
 	flags.StringVar(&c.databaseURL, "database-url", "",
 		"PostgreSQL URL of the database that holds Stent (default $"+envDatabaseURL+")")
-	flags.VarP(&c.output, "output", "o", "output format: text or json")
+	flags.VarP(&c.output, "output", "o", "output format: table or json (text is an alias of table)")
+	flags.BoolVar(&c.noColor, "no-color", false, "never colour the output (colour is used only on a terminal, and never when $NO_COLOR is set)")
 
 	root.AddCommand(c.migrateCommand(), c.versionCommand(), c.limitsCommand(), c.pauseCommand(),
 		c.resumeCommand(), c.pausesCommand(), c.blockersCommand())
+	root.AddCommand(c.opsCommands()...)
 	return root
 }
 
@@ -146,7 +152,7 @@ func (c *cli) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL: %w", err)
 	}
-	cfg.MaxConns = 2
+	cfg.MaxConns = max(2, c.poolSize)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the database: %w", err)

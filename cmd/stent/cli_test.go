@@ -18,7 +18,7 @@ func TestUsageErrors(t *testing.T) {
 		stderr string
 		helpOn string // the command whose --help the message points to
 	}{
-		{nil, "stent needs a command: blockers, limits, migrate, pause, pauses, resume, version", "stent"},
+		{nil, "stent needs a command: blockers, cancel, dev, dlq, explain, limits, list, migrate, pause, pauses, purge, resume, retry, show, signal, stats, tasks, version, watch, workers", "stent"},
 		{[]string{"bogus"}, `unknown command "bogus" for "stent"`, "stent"},
 		{[]string{"migrte"}, `(did you mean migrate?)`, "stent"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag", "stent"},
@@ -28,7 +28,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"migrate", "down"}, "accepts 1 arg(s), received 0", "stent migrate down"},
 		{[]string{"migrate", "down", "abc"}, `version must be a whole number from 0, got "abc"`, "stent migrate down"},
 		{[]string{"migrate", "down", "--", "-1"}, `got "-1"`, "stent migrate down"},
-		{[]string{"migrate", "status", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: must be text or json`, "stent migrate status"},
+		{[]string{"migrate", "status", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: must be table or json (text is an alias of table)`, "stent migrate status"},
 		{[]string{"version", "--yes"}, "unknown flag: --yes", "stent version"},
 	} {
 		name := strings.Join(tc.args, "_")

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -191,16 +189,3 @@ type trimmedError struct{ err error }
 
 func (e *trimmedError) Error() string { return strings.TrimPrefix(e.err.Error(), "stent: ") }
 func (e *trimmedError) Unwrap() error { return e.err }
-
-// table writes aligned columns.
-type table struct{ w *tabwriter.Writer }
-
-func newTable(out io.Writer, header ...string) *table {
-	t := &table{tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)}
-	t.row(header...)
-	return t
-}
-
-func (t *table) row(cells ...string) { fmt.Fprintln(t.w, strings.Join(cells, "\t")) }
-
-func (t *table) flush() error { return t.w.Flush() }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -42,9 +41,9 @@ func (c *cli) confirm(ctx context.Context, question string) error {
 	}
 }
 
-// isTerminal reports whether r is an interactive terminal: a terminal *os.File, or a reader
-// that says it is one (tests use that to play the user).
-func isTerminal(r io.Reader) bool {
+// isTerminal reports whether r (stdin or stdout) is an interactive terminal: a terminal
+// *os.File, or a stream that says it is one (tests use that to play the user).
+func isTerminal(r any) bool {
 	switch r := r.(type) {
 	case interface{ IsTerminal() bool }:
 		return r.IsTerminal()

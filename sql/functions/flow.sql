@@ -103,8 +103,14 @@ $$;
 -- 'backoff' (a shared RetryAfter wait), 'concurrency_limit' and 'key_concurrency_limit'
 -- (holders: the running tasks and their workers), 'rate_limited' and 'key_rate_limited'
 -- (until: when the window frees), 'no_worker' (no live worker serves the queue and
--- function), or 'leased' for a running task (holders: its worker, until: lease expiry).
--- No row for a pending task that is claimable now. Raises ST002 for an unknown task.
+-- function), 'leased' for a running task (holders: its worker, until: lease expiry) or
+-- 'lease_expired' (its worker stopped renewing; the rescuer runs it again), and for
+-- workflows that wait: 'sleeping' (a durable Sleep, until it ends), 'waiting_signal'
+-- (WaitSignal, until its timeout), 'waiting_child' (suspended until its awaited calls
+-- finish; holders: those calls), 'waiting_cache' (a cached call waiting for the task that
+-- computes the same result). No row for a pending task that is claimable now, nor for a
+-- finished task. Raises ST002 for an unknown task. The rules are in stent.task_blockers_of,
+-- which stent.explain shares.
 CREATE OR REPLACE FUNCTION stent.task_blockers(p_task_id bigint)
 RETURNS TABLE (reason text, detail text, until timestamptz, holders text[])
 LANGUAGE plpgsql
@@ -112,18 +118,64 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_now  timestamptz := stent.current_time();
     v_task stent.tasks;
-    v_l    stent.limits;
-    v_n    bigint;
 BEGIN
     SELECT * INTO v_task FROM stent.tasks t WHERE t.id = p_task_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stent.task_blockers: task % not found', p_task_id USING ERRCODE = 'ST002';
     END IF;
+    RETURN QUERY SELECT b.reason, b.detail, b.until, b.holders
+                 FROM stent.task_blockers_of(v_task, stent.current_time()) AS b;
+END;
+$$;
+
+-- stent.task_blockers_of: the rules of stent.task_blockers for a task row at p_now (see there
+-- for the reasons). Reads only; shared by stent.task_blockers and stent.explain.
+CREATE OR REPLACE FUNCTION stent.task_blockers_of(p_task stent.tasks, p_now timestamptz)
+RETURNS TABLE (reason text, detail text, until timestamptz, holders text[])
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now  timestamptz := p_now;
+    v_task stent.tasks := p_task;
+    v_l    stent.limits;
+    v_n    bigint;
+    v_wait stent.tasks;
+    v_last timestamptz;
+BEGIN
     IF v_task.state = 'running' THEN
-        RETURN QUERY SELECT 'leased'::text, format('attempt %s leased by worker %s', v_task.attempt, v_task.lease_owner),
-                            v_task.lease_expires_at, ARRAY[v_task.lease_owner];
+        IF v_task.lease_expires_at > v_now THEN
+            RETURN QUERY SELECT 'leased'::text, format('attempt %s leased by worker %s', v_task.attempt, v_task.lease_owner),
+                                v_task.lease_expires_at, ARRAY[v_task.lease_owner];
+        ELSE
+            RETURN QUERY SELECT 'lease_expired'::text,
+                                format('attempt %s leased by worker %s, which stopped renewing it; the rescuer runs it again',
+                                       v_task.attempt, v_task.lease_owner),
+                                v_task.lease_expires_at, ARRAY[v_task.lease_owner];
+        END IF;
+        RETURN;
+    END IF;
+    IF v_task.state = 'waiting' THEN
+        IF v_task.kind = 'workflow' THEN
+            RETURN QUERY SELECT 'waiting_child'::text,
+                                format('suspended until %s awaited call(s) finish', v_task.wait_remaining),
+                                NULL::timestamptz,
+                                ARRAY(SELECT format('task %s %s (%s)', c.id, c.name, c.state) FROM stent.tasks c
+                                      WHERE c.parent_task_id = v_task.id AND c.wakes_parent
+                                        AND c.state IN ('pending', 'running', 'waiting')
+                                      ORDER BY c.seq LIMIT 20);
+        ELSIF v_task.kind = 'activity' AND v_task.cache_key IS NOT NULL THEN
+            RETURN QUERY SELECT 'waiting_cache'::text,
+                                format('waiting for task %s, which computes the same cached result', c.owner_task_id),
+                                NULL::timestamptz, ARRAY[format('task %s', c.owner_task_id)]
+                         FROM stent.cache c WHERE c.key = v_task.cache_key;
+        ELSIF v_task.kind = 'sleep' THEN
+            RETURN QUERY SELECT 'sleeping'::text, format('durable sleep %s', v_task.name), v_task.run_at, NULL::text[];
+        ELSIF v_task.kind = 'signal' THEN
+            RETURN QUERY SELECT 'waiting_signal'::text, format('waiting for signal %s', v_task.name), v_task.run_at, NULL::text[];
+        END IF;
         RETURN;
     END IF;
     IF v_task.state <> 'pending' THEN
@@ -131,9 +183,22 @@ BEGIN
     END IF;
 
     IF v_task.run_at > v_now THEN
+        -- A workflow parked by a durable sleep or a signal wait is pending until the wait's
+        -- deadline, which the waiting child row records.
+        SELECT * INTO v_wait FROM stent.tasks c
+        WHERE c.parent_task_id = v_task.id AND c.state = 'waiting' AND c.kind IN ('sleep', 'signal')
+          AND c.run_at = v_task.run_at
+        ORDER BY c.seq DESC LIMIT 1;
+        IF FOUND AND v_wait.kind = 'sleep' THEN
+            RETURN QUERY SELECT 'sleeping'::text, format('durable sleep (%s, call %s)', v_wait.name, v_wait.seq),
+                                v_task.run_at, NULL::text[];
+        ELSIF FOUND THEN
+            RETURN QUERY SELECT 'waiting_signal'::text,
+                                format('waiting for signal %s (call %s) until its timeout', v_wait.name, v_wait.seq),
+                                v_task.run_at, NULL::text[];
         -- A stored error means an attempt failed (a RetryAfter wait gives its attempt back, so
         -- the attempt number may be 0): the failed attempt's number is in the error.
-        IF v_task.error IS NOT NULL THEN
+        ELSIF v_task.error IS NOT NULL THEN
             RETURN QUERY SELECT 'backing_off'::text, format('retrying after attempt %s failed: %s',
                                 coalesce(v_task.error->>'attempt', v_task.attempt::text), v_task.error->>'message'),
                                 v_task.run_at, NULL::text[];
@@ -194,9 +259,22 @@ BEGIN
         WHERE v_task.queue = ANY (w.queues) AND v_task.name = ANY (w.functions)
           AND (cardinality(w.tags) = 0 OR cardinality(v_task.tags) = 0 OR w.tags && v_task.tags)
           AND w.state = 'running' AND w.heartbeat_at > v_now - interval '2 minutes') THEN
-        RETURN QUERY SELECT 'no_worker'::text,
-                            format('no live worker serves queue %s and function %s', v_task.queue, v_task.name),
-                            NULL::timestamptz, NULL::text[];
+        SELECT max(w.heartbeat_at) INTO v_last FROM stent.workers w
+        WHERE v_task.queue = ANY (w.queues) AND v_task.name = ANY (w.functions);
+        RETURN QUERY SELECT 'no_worker'::text, CASE
+            WHEN v_last IS NOT NULL AND v_last <= v_now - interval '2 minutes' THEN
+                format('no live worker serves queue %s and function %s: the last heartbeat of one that does was at %s',
+                       v_task.queue, v_task.name, v_last)
+            WHEN NOT EXISTS (SELECT 1 FROM stent.functions f WHERE f.name = v_task.name)
+                 AND NOT EXISTS (SELECT 1 FROM stent.workers w WHERE v_task.name = ANY (w.functions)) THEN
+                format('no live worker serves queue %s and function %s: no worker ever registered %s',
+                       v_task.queue, v_task.name, v_task.name)
+            WHEN v_last IS NULL THEN
+                format('no live worker serves queue %s and function %s: workers run %s on other queues, or serve %s without it',
+                       v_task.queue, v_task.name, v_task.name, v_task.queue)
+            ELSE format('no live worker serves queue %s and function %s: they are draining, or share none of the tags %s',
+                        v_task.queue, v_task.name, v_task.tags)
+            END, NULL::timestamptz, NULL::text[];
     END IF;
 END;
 $$;
