@@ -93,7 +93,7 @@ Exit codes: 0 success, 1 invalid input or failure, 2 usage error, 130 interrupte
 	flags.VarP(&c.output, "output", "o", "output format: text or json")
 
 	root.AddCommand(c.migrateCommand(), c.versionCommand(), c.limitsCommand(), c.pauseCommand(),
-		c.resumeCommand(), c.pausesCommand(), c.blockersCommand())
+		c.resumeCommand(), c.pausesCommand(), c.blockersCommand(), c.doctorCommand())
 	return root
 }
 
