@@ -58,6 +58,7 @@ const (
 	neverSignal      = "chaos.never"
 	failAttempts     = 2
 	failMessage      = "chaos: this activity always fails"
+	giveUpMessage    = "chaos: giving up"
 	signalWaitLimit  = 10 * time.Minute
 	plainActivityRun = 100 * time.Millisecond
 )
@@ -168,7 +169,7 @@ func defineWorkload(pool *pgxpool.Pool, run string) *workload {
 			return 0, err
 		}
 		if _, err := alwaysFails.Call(ctx, n); err != nil {
-			return 0, stent.Permanent(fmt.Errorf("chaos: giving up: %w", err))
+			return 0, stent.Permanent(fmt.Errorf("%s: %w", giveUpMessage, err))
 		}
 		return out, nil
 	}, in, chaosRetry)

@@ -2,6 +2,7 @@ package stent
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -75,6 +76,32 @@ func (rt *runtime) fail(err error) error {
 	return rt.fatal
 }
 
+// failWrite ends the attempt after a checkpoint write (a database call) failed. It fails
+// the execution for good, like fail, only when the database refused the write for a reason
+// no later attempt can change (refused); a lost connection, a restarting server or a timeout
+// fails just this attempt, which is retried per the workflow's policy and replays from its
+// checkpoints.
+func (rt *runtime) failWrite(err error) error {
+	if refused(err) {
+		return rt.fail(err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.fatal == nil {
+		rt.fatal = err
+	}
+	return rt.fatal
+}
+
+// refused reports whether a database call failed for a reason that retrying cannot change:
+// an invalid argument, an oversized payload, a missing row, a wrong state or a missing schema.
+func refused(err error) bool {
+	var ia *InvalidArgumentError
+	var sia *store.InvalidArgumentError
+	return errors.As(err, &ia) || errors.As(err, &sia) || errors.Is(err, ErrPayloadTooLarge) ||
+		errors.Is(err, ErrNotFound) || errors.Is(err, ErrWrongState) || errors.Is(err, ErrSchemaMissing)
+}
+
 func (rt *runtime) fatalError() error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -117,7 +144,7 @@ func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) 
 			return zero, rt.fail(err)
 		}
 		if cp, err = rt.st.RecordStep(ctx, rt.taskID, rt.token, seq, name, b); err != nil {
-			return zero, rt.fail(err)
+			return zero, rt.failWrite(err)
 		}
 	}
 	if err := rt.check(seq, cp, "step", name); err != nil {
