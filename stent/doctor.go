@@ -67,6 +67,12 @@ func (o DoctorOptions) params() (store.DoctorParams, error) {
 	return store.DoctorParams{Grace: o.Grace, BloatRatio: o.BloatRatio, BloatMinDead: o.BloatMinDead, XminAge: o.XminAge}, nil
 }
 
+// Validate reports an *InvalidArgumentError for a threshold out of range (after defaults).
+func (o DoctorOptions) Validate() error {
+	_, err := o.params()
+	return err
+}
+
 // Doctor checks Stent's invariants with the default thresholds and returns the violations
 // found; none means healthy. It only reads.
 func (c *Client) Doctor(ctx context.Context) ([]Finding, error) {

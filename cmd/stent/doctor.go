@@ -54,6 +54,9 @@ the repairable ones are repaired in one transaction and what was done is shown.`
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := opts.Validate(); err != nil {
+				return cliError(err) // before connecting: bad input touches nothing
+			}
 			client, done, err := c.client(ctx)
 			if err != nil {
 				return err
