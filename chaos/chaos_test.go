@@ -93,15 +93,13 @@ func TestChaosSoak(t *testing.T) {
 			logs.mu.Lock()
 			t.Logf("soak progress:\n%s", progress.String())
 			logs.mu.Unlock()
-			if s != nil {
-				var b strings.Builder
-				s.Print(&b)
-				t.Logf("summary:\n%s", b.String())
-			}
 			logs.logTails(t)
 		}
 	})
 	require.NoError(t, err)
+	var summary strings.Builder
+	s.Print(&summary)
+	t.Logf("summary:\n%s", summary.String())
 
 	// The faults happened.
 	require.Positive(t, s.Kills, "workers killed")
