@@ -127,6 +127,7 @@ func TestChaosSoak(t *testing.T) {
 	require.Zero(t, s.TxDuplicates, "duplicate effects of transactional activities")
 	require.Zero(t, s.TxPhantoms, "effects of transactional activities that did not complete")
 	require.Empty(t, s.UnexpectedExits, "workers that died on their own")
+	require.Equal(t, s.Workers, s.WorkersProbed, "workers still claiming and completing work after the faults")
 	require.Empty(t, s.DoctorFindings)
 	require.Empty(t, s.Failures)
 }

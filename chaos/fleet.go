@@ -56,7 +56,7 @@ func (f *fleet) startAll(n int) error {
 // startLocked starts a new incarnation of slot i.
 func (f *fleet) startLocked(i int) error {
 	f.started++
-	id := fmt.Sprintf("%s-w%d.%d", f.run, i+1, f.started)
+	id := fmt.Sprintf("%s-slot%d-%d", f.run, i+1, f.started) // see slotTag
 	p := &workerProc{id: id, cmd: f.command(id, f.url, f.run), done: make(chan struct{})}
 	out := f.logs(id)
 	p.cmd.Stdout, p.cmd.Stderr = out, out

@@ -75,9 +75,12 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 			m.kill()
 			nextKill = time.Now().Add(m.jitter(m.cfg.KillEvery))
 		case !now.Before(nextTerm):
-			m.terminate(ctx, listener)
-			listener = !listener
-			nextTerm = time.Now().Add(m.cfg.TerminateEvery)
+			if m.terminate(ctx, listener) {
+				listener = !listener
+				nextTerm = time.Now().Add(m.cfg.TerminateEvery)
+			} else {
+				nextTerm = time.Now().Add(500 * time.Millisecond) // none yet: reconnecting after a restart
+			}
 		}
 	}
 }
@@ -115,9 +118,10 @@ func (m *monkey) restart(ctx context.Context, mode string) {
 	fmt.Fprintf(m.log, "%s  monkey: Postgres back after %s\n", stamp(), time.Since(t).Round(time.Millisecond))
 }
 
-// terminate terminates one random worker backend: a LISTEN connection or another one. A
-// failed attempt (Postgres restarting, no such backend right now) is skipped.
-func (m *monkey) terminate(ctx context.Context, listener bool) {
+// terminate terminates one random worker backend: a LISTEN connection or another one, and
+// reports whether it did. There may be none right now (the workers are reconnecting after a
+// restart), or Postgres may be restarting.
+func (m *monkey) terminate(ctx context.Context, listener bool) bool {
 	query, what := workerBackends, "worker backend"
 	if listener {
 		query, what = listenerBackends, "listener backend"
@@ -126,16 +130,17 @@ func (m *monkey) terminate(ctx context.Context, listener bool) {
 	defer cancel()
 	rows, err := m.pool.Query(ctx, query)
 	if err != nil {
-		return
+		fmt.Fprintf(m.log, "%s  monkey: no %s to terminate: %v\n", stamp(), what, err)
+		return false
 	}
 	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	if err != nil || len(pids) == 0 {
-		return
+		return false
 	}
 	pid := pids[m.rng.IntN(len(pids))]
 	var ok bool
 	if err := m.pool.QueryRow(ctx, "select pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
-		return
+		return false
 	}
 	m.lastFault = time.Now()
 	if listener {
@@ -144,6 +149,7 @@ func (m *monkey) terminate(ctx context.Context, listener bool) {
 		m.backendKill++
 	}
 	fmt.Fprintf(m.log, "%s  monkey: pg_terminate_backend(%d), a %s\n", stamp(), pid, what)
+	return true
 }
 
 func minTime(t time.Time, ts ...time.Time) time.Time {

@@ -101,7 +101,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	} else {
 		s.Failures = append(s.Failures, fmt.Sprintf("executions still unfinished %s after the last fault", cfg.DrainTimeout))
 	}
-	fmt.Fprintf(cfg.Progress, "%s  drained=%v; stopping the workers\n", stamp(), drained)
+	fmt.Fprintf(cfg.Progress, "%s  drained=%v; probing every worker\n", stamp(), drained)
+	probeFailures := probeWorkers(ctx, client, wl, run, cfg.Workers)
+	s.Failures = append(s.Failures, probeFailures...)
+	s.WorkersProbed = cfg.Workers - len(probeFailures)
+	fmt.Fprintf(cfg.Progress, "%s  stopping the workers\n", stamp())
 	stopped = true
 	for _, id := range fl.stop(30 * time.Second) {
 		s.Failures = append(s.Failures, "worker "+id+" did not stop within 30s of being asked")

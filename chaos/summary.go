@@ -41,6 +41,7 @@ type Summary struct {
 	PlainEffects    int
 	PlainReruns     int // extra runs of completed plain activities (allowed, at most attempts-times)
 	UnexpectedExits []string
+	WorkersProbed   int // worker processes that ran a probe after the drain
 	DoctorFindings  []string
 
 	Drain              time.Duration // from the last fault until every execution finished
@@ -78,6 +79,7 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  tx effects            %d, duplicates %d, of unfinished tasks %d\n", s.TxEffects, s.TxDuplicates, s.TxPhantoms)
 	fmt.Fprintf(w, "  plain effects         %d, re-runs of completed tasks %d (at most attempts-times: checked)\n", s.PlainEffects, s.PlainReruns)
 	fmt.Fprintf(w, "  workers died alone    %d\n", len(s.UnexpectedExits))
+	fmt.Fprintf(w, "  workers live at end   %d of %d ran a probe routed to them\n", s.WorkersProbed, s.Workers)
 	fmt.Fprintf(w, "  drain after last fault %s (after dispatching stopped: %s)\n", s.Drain.Round(time.Millisecond), s.DrainAfterDispatch.Round(time.Millisecond))
 	fmt.Fprintf(w, "  doctor findings       %d\n", len(s.DoctorFindings))
 	if s.OK() {

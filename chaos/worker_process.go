@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,6 +33,16 @@ func workerConfig(id string) worker.Config {
 		ShutdownTimeout:     5 * time.Second,
 		DBTimeout:           5 * time.Second,
 	}
+}
+
+// slotTag returns the routing tag of the worker slot of worker id ("<run>-slot<N>-<n>"):
+// "slot<N>". Only the probes are tagged, so each probe runs on its slot's worker.
+func slotTag(id string) string {
+	parts := strings.Split(id, "-")
+	if len(parts) != 3 {
+		return "slot0"
+	}
+	return parts[1]
 }
 
 // workerProcess is the body of a worker process (the chaos binary with -worker, or the test
@@ -68,7 +79,9 @@ func workerProcess(ctx context.Context, url, id, run string, logw io.Writer) err
 	defer client.Close()
 
 	for {
-		w, err := worker.New(client, workerConfig(id))
+		cfg := workerConfig(id)
+		cfg.Tags = []string{slotTag(id)} // it still takes every untagged task
+		w, err := worker.New(client, cfg)
 		if err != nil {
 			return fmt.Errorf("chaos worker: %w", err)
 		}

@@ -40,6 +40,7 @@ const (
 	actPlainDouble = "chaos.double.plain"
 	actTxSquare    = "chaos.square.tx"
 	actAlwaysFails = "chaos.fails.plain"
+	actProbe       = "chaos.probe"
 
 	wfSequence = "chaos.sequence"
 	wfFanOut   = "chaos.fanout"
@@ -71,6 +72,7 @@ var chaosRetry = stent.Retry(stent.RetryPolicy{MaxAttempts: 1000, InitialDelay: 
 // and the dispatcher each build their own (only workers run them).
 type workload struct {
 	reg      *stent.Registry
+	probe    *stent.Activity[int, int]
 	sequence *stent.Workflow[int, int]
 	fanOut   *stent.Workflow[int, int]
 	sleep    *stent.Workflow[int, int]
@@ -116,6 +118,7 @@ func defineWorkload(pool *pgxpool.Pool, run string) *workload {
 	}, in, stent.Retry(stent.RetryPolicy{MaxAttempts: failAttempts, InitialDelay: 100 * time.Millisecond}))
 
 	w := &workload{reg: reg}
+	w.probe = stent.NewActivity(actProbe, func(_ context.Context, n int) (int, error) { return n, nil }, in)
 	w.sequence = stent.NewWorkflow(wfSequence, func(ctx stent.Context, n int) (int, error) {
 		sum := 0
 		for i, act := range []*stent.Activity[int, int]{txDouble, plainDouble, txDouble, plainDouble} {
