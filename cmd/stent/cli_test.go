@@ -18,7 +18,7 @@ func TestUsageErrors(t *testing.T) {
 		stderr string
 		helpOn string // the command whose --help the message points to
 	}{
-		{nil, "stent needs a command: blockers, limits, migrate, pause, pauses, resume, version", "stent"},
+		{nil, "stent needs a command: blockers, doctor, limits, migrate, pause, pauses, resume, version", "stent"},
 		{[]string{"bogus"}, `unknown command "bogus" for "stent"`, "stent"},
 		{[]string{"migrte"}, `(did you mean migrate?)`, "stent"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag", "stent"},
