@@ -170,9 +170,23 @@ func recorded[T any](ctx Context, name string, fresh func() T) T {
 	return v
 }
 
-// Now returns the current time, recorded on the first run and the same on every replay.
+// Now returns the current time on the database clock (stent.current_time(), the clock of
+// every Stent decision, so a worker whose own clock is off still sees the time its sleeps and
+// deadlines are measured in), recorded on the first run and the same on every replay.
 func Now(ctx Context) time.Time {
-	return recorded(ctx, "stent.now", func() time.Time { return time.Now().UTC() })
+	rt := ctx.workflowRuntime()
+	if rt == nil {
+		return time.Now().UTC()
+	}
+	v, err := Step(ctx, "stent.now", func(c context.Context) (time.Time, error) {
+		t, err := rt.st.CurrentTime(c)
+		return t.UTC(), err
+	})
+	if err != nil {
+		rt.fail(err)
+		return time.Now().UTC()
+	}
+	return v
 }
 
 // UUID returns a random UUID, recorded on the first run and the same on every replay.
