@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	s := &Summary{Run: run, Seed: cfg.Seed, Duration: cfg.Duration, Workers: cfg.Workers,
 		Kills: m.kills, Restarts: m.restarts, ListenerTerminations: m.listenerKill, BackendTerminations: m.backendKill,
-		DispatchRetries: d.retries.Load(), SignalsSent: d.signals.Load(), CancelsSent: d.cancels.Load()}
+		DispatchRetries: d.retries.Load(), LostReplies: d.lostReplies.Load(), SignalsSent: d.signals.Load(), CancelsSent: d.cancels.Load()}
 	lastFault := m.lastFault
 	if lastFault.IsZero() {
 		lastFault = faultsEnd

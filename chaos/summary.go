@@ -30,6 +30,7 @@ type Summary struct {
 	SignalsSent     int64
 	CancelsSent     int64
 	DispatchRetries int64 // client calls retried through faults
+	LostReplies     int64 // signals committed although the client saw an error (found on retry)
 
 	// Findings.
 	Lost            int // dispatched executions missing or unfinished
@@ -69,7 +70,7 @@ func (s *Summary) Print(w io.Writer) {
 	for _, st := range states {
 		fmt.Fprintf(w, "    %-19s %d\n", st, s.ByState[stent.ExecutionState(st)])
 	}
-	fmt.Fprintf(w, "  signals / cancels     %d / %d (client calls retried through faults: %d)\n", s.SignalsSent, s.CancelsSent, s.DispatchRetries)
+	fmt.Fprintf(w, "  signals / cancels     %d / %d (client calls retried through faults: %d, replies lost: %d)\n", s.SignalsSent, s.CancelsSent, s.DispatchRetries, s.LostReplies)
 	fmt.Fprintf(w, "  worker SIGKILLs       %d\n", s.Kills)
 	fmt.Fprintf(w, "  Postgres restarts     %d %v\n", len(s.Restarts), s.Restarts)
 	fmt.Fprintf(w, "  backends terminated   %d listener, %d other worker backends\n", s.ListenerTerminations, s.BackendTerminations)
