@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,10 +59,11 @@ func FuzzParseLimit(f *testing.F) {
 	})
 }
 
-// FuzzParseIDs: task ids (>= 1) and migration versions (>= 0, 32-bit) are whole numbers;
-// anything else is a usage error (exit code 2), and accepted values round-trip.
+// FuzzParseIDs: task ids (>= 1) and migration versions (>= 0, 32-bit) are whole numbers
+// (digits with an optional sign); anything else is a usage error (exit code 2), and accepted
+// values print and parse back to themselves.
 func FuzzParseIDs(f *testing.F) {
-	for _, s := range []string{"1", "0", "-1", "9223372036854775807", "9223372036854775808", "2147483648", "abc", "", " 1", "01"} {
+	for _, s := range []string{"1", "0", "-1", "-0", "9223372036854775807", "9223372036854775808", "2147483648", "abc", "", " 1", "01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -70,28 +72,37 @@ func FuzzParseIDs(f *testing.F) {
 			if !errors.As(err, &usage) {
 				t.Fatalf("parseTaskID(%q): untyped error %v", s, err)
 			}
-		} else if id < 1 || strconv.FormatInt(id, 10) != trimZeros(s) {
+		} else if id < 1 || !wholeNumber(s) {
 			t.Fatalf("parseTaskID(%q) = %d", s, id)
+		} else if again, err := parseTaskID(strconv.FormatInt(id, 10)); err != nil || again != id {
+			t.Fatalf("task id %d does not round-trip", id)
 		}
 		if v, err := parseVersion(s); err != nil {
 			if !errors.As(err, &usage) {
 				t.Fatalf("parseVersion(%q): untyped error %v", s, err)
 			}
-		} else if v < 0 || strconv.FormatInt(int64(v), 10) != trimZeros(s) {
+		} else if v < 0 || !wholeNumber(s) {
 			t.Fatalf("parseVersion(%q) = %d", s, v)
+		} else if again, err := parseVersion(strconv.FormatInt(int64(v), 10)); err != nil || again != v {
+			t.Fatalf("version %d does not round-trip", v)
 		}
 	})
 }
 
-// trimZeros drops a leading + and leading zeros, as strconv accepts them.
-func trimZeros(s string) string {
-	if len(s) > 0 && s[0] == '+' {
+// wholeNumber reports whether s is decimal digits with an optional sign.
+func wholeNumber(s string) bool {
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
 		s = s[1:]
 	}
-	for len(s) > 1 && s[0] == '0' {
-		s = s[1:]
+	if s == "" {
+		return false
 	}
-	return s
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzDurationFlags: any --grace value either fails flag parsing (exit 2) or is validated
@@ -101,7 +112,7 @@ func FuzzDurationFlags(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		res := runCLI(t, t.Context(), nil, "--database-url", "postgres://127.0.0.1:1/none?connect_timeout=1", "doctor", "--grace", s)
+		res := runCLI(t, t.Context(), nil, "--database-url", "postgres://%zz", "doctor", "--grace", s)
 		d, err := time.ParseDuration(s)
 		switch {
 		case err != nil:
@@ -113,7 +124,7 @@ func FuzzDurationFlags(f *testing.F) {
 				t.Fatalf("--grace %q: exit %d %q", s, res.code, res.stderr)
 			}
 		default:
-			if res.code != exitFailure { // valid, then the database is unreachable
+			if res.code != exitFailure || !strings.HasPrefix(res.stderr, "stent: invalid database URL") { // valid: on to connecting
 				t.Fatalf("--grace %q: exit %d %q", s, res.code, res.stderr)
 			}
 		}
