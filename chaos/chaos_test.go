@@ -56,8 +56,8 @@ func TestChaosWorkerProcess(t *testing.T) {
 }
 
 // TestChaosSoak is a short soak: 3 worker processes and the workload mix for 15 seconds of
-// faults — worker SIGKILLs, one fast and one immediate Postgres restart, terminated listener
-// and worker backends — then the soak's invariants: every execution finished with its
+// faults — worker SIGKILLs, a worker frozen past its leases, one fast and one immediate
+// Postgres restart, terminated listener and worker backends — then the soak's invariants: every execution finished with its
 // expected result, transactional effects exactly once, plain ones at most once per attempt,
 // no task running without a live lease, no worker dying on its own, a clean doctor.
 func TestChaosSoak(t *testing.T) {
@@ -69,6 +69,7 @@ func TestChaosSoak(t *testing.T) {
 		Workers:        3,
 		DispatchEvery:  200 * time.Millisecond,
 		KillEvery:      3 * time.Second,
+		PauseEvery:     7 * time.Second,
 		TerminateEvery: 2 * time.Second,
 		DrainTimeout:   2 * time.Minute,
 		Progress:       &lockedWriter{w: &progress, mu: &logs.mu},
@@ -103,6 +104,7 @@ func TestChaosSoak(t *testing.T) {
 
 	// The faults happened.
 	require.Positive(t, s.Kills, "workers killed")
+	require.Positive(t, s.Pauses, "workers frozen")
 	require.Positive(t, s.ListenerTerminations, "listener backends terminated")
 	require.Positive(t, s.BackendTerminations, "worker backends terminated")
 	if ownCluster {

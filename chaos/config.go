@@ -19,6 +19,9 @@ type Config struct {
 	DispatchEvery time.Duration
 	// KillEvery is the mean interval between worker SIGKILLs. Default 4s.
 	KillEvery time.Duration
+	// PauseEvery is the interval between worker freezes (SIGSTOP for longer than a lease).
+	// Default 20s.
+	PauseEvery time.Duration
 	// TerminateEvery is the interval between backend terminations. Default 3s.
 	TerminateEvery time.Duration
 	// DrainTimeout bounds the wait, after the last fault, for every execution to finish.
@@ -47,6 +50,9 @@ func (c Config) withDefaults() Config {
 	if c.KillEvery == 0 {
 		c.KillEvery = 4 * time.Second
 	}
+	if c.PauseEvery == 0 {
+		c.PauseEvery = 20 * time.Second
+	}
 	if c.TerminateEvery == 0 {
 		c.TerminateEvery = 3 * time.Second
 	}
@@ -64,7 +70,7 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	switch {
-	case c.Duration <= 0 || c.DispatchEvery <= 0 || c.KillEvery <= 0 || c.TerminateEvery <= 0 || c.DrainTimeout <= 0:
+	case c.Duration <= 0 || c.DispatchEvery <= 0 || c.KillEvery <= 0 || c.PauseEvery <= 0 || c.TerminateEvery <= 0 || c.DrainTimeout <= 0:
 		return errors.New("chaos: durations must be positive")
 	case c.Workers < 1:
 		return errors.New("chaos: at least one worker is needed")

@@ -28,6 +28,7 @@ type fleet struct {
 	unexpected []string // "id: exit status" of workers that ended without being killed
 	stopping   bool
 	watchers   sync.WaitGroup
+	resumes    sync.WaitGroup // pending SIGCONTs of paused workers
 }
 
 // workerProc is one worker process, one incarnation of a slot.
@@ -114,6 +115,24 @@ func (f *fleet) kill(i int) (string, error) {
 	return p.id, f.startLocked(i)
 }
 
+// pause SIGSTOPs the worker in slot i — a frozen process, like a long GC pause or a VM
+// stall, whose leases expire while it still believes it holds them — and SIGCONTs it after d.
+// It returns the paused worker's id.
+func (f *fleet) pause(i int, d time.Duration) (string, error) {
+	f.mu.Lock()
+	p := f.procs[i]
+	f.mu.Unlock()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return p.id, fmt.Errorf("chaos: pause worker %s: %w", p.id, err)
+	}
+	f.resumes.Add(1)
+	time.AfterFunc(d, func() {
+		defer f.resumes.Done()
+		_ = p.cmd.Process.Signal(syscall.SIGCONT) // fails harmlessly if it was killed meanwhile
+	})
+	return p.id, nil
+}
+
 // size is the number of slots.
 func (f *fleet) size() int {
 	f.mu.Lock()
@@ -128,6 +147,7 @@ func (f *fleet) stop(timeout time.Duration) []string {
 	f.stopping = true
 	procs := append([]*workerProc(nil), f.procs...)
 	f.mu.Unlock()
+	f.resumes.Wait() // no worker is left frozen
 	for _, p := range procs {
 		if p != nil {
 			_ = p.stdin.Close()

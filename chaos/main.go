@@ -1,10 +1,10 @@
 // Command chaos is Stent's chaos soak: worker processes and a dispatcher run a mix of
 // workflows (sequential activities, inline steps, a fan-out, sleeps, signals, cancellations
-// and failures that go to the dead-letter queue) while a monkey SIGKILLs workers, restarts
-// Postgres (fast and immediate shutdown) and terminates worker backends. Afterwards it checks
+// and failures that go to the dead-letter queue) while a monkey SIGKILLs and freezes workers,
+// restarts Postgres (fast and immediate shutdown) and terminates worker backends. It checks
 // that every execution finished with its expected result, that transactional activities'
 // effects exist exactly once, plain ones' at most once per attempt, that no task runs without
-// a live lease and that the doctor finds nothing, prints a summary and exits 1 if any check
+// a live lease and that the doctor finds nothing, then prints a summary and exits 1 if any check
 // failed (2 if the soak could not run).
 //
 //	go run ./chaos --duration 5m
@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 0, "worker processes (default 3)")
 	flag.DurationVar(&cfg.DispatchEvery, "dispatch-every", 0, "pace of dispatches (default 150ms)")
 	flag.DurationVar(&cfg.KillEvery, "kill-every", 0, "mean interval between worker SIGKILLs (default 4s)")
+	flag.DurationVar(&cfg.PauseEvery, "pause-every", 0, "interval between worker freezes longer than a lease (default 20s)")
 	flag.DurationVar(&cfg.TerminateEvery, "terminate-every", 0, "interval between backend terminations (default 3s)")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "how long to wait after the last fault for every execution to finish (default 3m)")
 	flag.Uint64Var(&cfg.Seed, "seed", 0, "seed of the random choices (default: the clock)")

@@ -14,7 +14,8 @@ import (
 )
 
 // monkey injects the soak's faults for a while: it SIGKILLs a random worker every
-// KillEvery (±50%), terminates a worker's LISTEN backend or one of its other backends every
+// KillEvery (±50%), freezes one (SIGSTOP, then SIGCONT once its leases have expired) every
+// PauseEvery, terminates a worker's LISTEN backend or one of its other backends every
 // TerminateEvery (alternately), and restarts Postgres twice — with a fast shutdown a third of
 // the way through and an immediate one (a crash, with recovery) two thirds of the way.
 type monkey struct {
@@ -26,6 +27,7 @@ type monkey struct {
 	log     io.Writer
 
 	kills        int
+	pauses       int
 	killErrors   []string
 	listenerKill int // backends terminated
 	backendKill  int
@@ -53,9 +55,11 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 	modes := []string{"fast", "immediate"}
 	nextKill := time.Now().Add(m.jitter(m.cfg.KillEvery))
 	nextTerm := time.Now().Add(m.cfg.TerminateEvery / 2)
+	nextPause := time.Now().Add(m.cfg.PauseEvery / 2)
+	pauseFor := workerConfig("").LeaseDuration + 2*time.Second
 	listener := true
 	for {
-		next := minTime(end, nextKill, nextTerm)
+		next := minTime(end, nextKill, nextTerm, nextPause)
 		if m.cluster != nil && len(restartAt) > 0 {
 			next = minTime(next, restartAt[0])
 		}
@@ -71,6 +75,11 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 		case m.cluster != nil && len(restartAt) > 0 && !now.Before(restartAt[0]):
 			m.restart(ctx, modes[0])
 			restartAt, modes = restartAt[1:], modes[1:]
+		case !now.Before(nextPause):
+			if now.Add(pauseFor).Before(end) { // every worker runs again before the faults end
+				m.pause(pauseFor)
+			}
+			nextPause = time.Now().Add(m.cfg.PauseEvery)
 		case !now.Before(nextKill):
 			m.kill()
 			nextKill = time.Now().Add(m.jitter(m.cfg.KillEvery))
@@ -101,6 +110,18 @@ func (m *monkey) kill() {
 	}
 	m.kills++
 	fmt.Fprintf(m.log, "%s  monkey: SIGKILL worker %s\n", stamp(), id)
+}
+
+// pause freezes a random worker for d, past the expiry of its leases.
+func (m *monkey) pause(d time.Duration) {
+	id, err := m.fleet.pause(m.rng.IntN(m.fleet.size()), d)
+	m.lastFault = time.Now().Add(d)
+	if err != nil {
+		m.killErrors = append(m.killErrors, err.Error())
+		return
+	}
+	m.pauses++
+	fmt.Fprintf(m.log, "%s  monkey: SIGSTOP worker %s for %s\n", stamp(), id, d)
 }
 
 // restart restarts Postgres with the shutdown mode.

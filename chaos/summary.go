@@ -18,6 +18,7 @@ type Summary struct {
 
 	// Faults.
 	Kills                int
+	Pauses               int      // workers frozen past their leases' expiry
 	Restarts             []string // Postgres shutdown modes, in order
 	ListenerTerminations int
 	BackendTerminations  int
@@ -72,6 +73,7 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  signals / cancels     %d / %d (client calls retried through faults: %d, replies lost: %d)\n", s.SignalsSent, s.CancelsSent, s.DispatchRetries, s.LostReplies)
 	fmt.Fprintf(w, "  worker SIGKILLs       %d\n", s.Kills)
+	fmt.Fprintf(w, "  worker freezes        %d (SIGSTOP past lease expiry, then SIGCONT)\n", s.Pauses)
 	fmt.Fprintf(w, "  Postgres restarts     %d %v\n", len(s.Restarts), s.Restarts)
 	fmt.Fprintf(w, "  backends terminated   %d listener, %d other worker backends\n", s.ListenerTerminations, s.BackendTerminations)
 	fmt.Fprintf(w, "  lost executions       %d\n", s.Lost)
