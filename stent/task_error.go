@@ -178,16 +178,20 @@ type EncodedError struct {
 func EncodeAttemptError(err error, stack string, limit int) EncodedError {
 	te := newTaskError(err, stack)
 	// jsonb cannot hold NUL (\u0000): such an error could never be recorded.
-	te.Kind = truncate(strings.ReplaceAll(te.Kind, "\x00", "\uFFFD"), 200, "")
+	kind := strings.ReplaceAll(te.Kind, "\x00", "\uFFFD")
 	msg := strings.ReplaceAll(te.Message, "\x00", "\uFFFD")
 	stk := strings.ReplaceAll(te.Stack, "\x00", "\uFFFD")
-	msgMax, stackMax := limit/2, limit/4
+	kindMax, msgMax, stackMax := 200, limit/2, limit/4
 	for {
+		te.Kind = truncate(kind, kindMax, "")
 		te.Message = truncate(msg, msgMax, "…(truncated)")
 		te.Stack = truncate(stk, stackMax, "…(truncated)")
 		b := encodeTaskError(te)
-		if len(b) <= limit || (msgMax == 0 && stackMax == 0) {
+		if len(b) <= limit || (kindMax == 0 && msgMax == 0 && stackMax == 0) {
 			return EncodedError{Kind: te.Kind, Message: te.Message, Retryable: te.Retryable, JSON: b}
+		}
+		if msgMax == 0 && stackMax == 0 {
+			kindMax /= 2 // only a kind of control characters gets here
 		}
 		msgMax, stackMax = msgMax/2, stackMax/2
 	}
