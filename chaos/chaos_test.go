@@ -55,9 +55,10 @@ func TestChaosWorkerProcess(t *testing.T) {
 	require.NoError(t, workerProcess(ctx, os.Getenv(envWorkerURL), id, os.Getenv(envWorkerRun), os.Stderr))
 }
 
-// TestChaosSoak is a short soak: 3 worker processes and the workload mix for 15 seconds of
+// TestChaosSoak is a short soak: 3 worker processes and the workload mix for 20 seconds of
 // faults — worker SIGKILLs, a worker frozen past its leases, one fast and one immediate
-// Postgres restart, terminated listener and worker backends — then the soak's invariants: every execution finished with its
+// Postgres restart, Postgres frozen past the leases, terminated listener and worker
+// backends — then the soak's invariants: every execution finished with its
 // expected result, transactional effects exactly once, plain ones at most once per attempt,
 // no task running without a live lease, no worker dying on its own, a clean doctor.
 func TestChaosSoak(t *testing.T) {
@@ -65,7 +66,7 @@ func TestChaosSoak(t *testing.T) {
 	logs := &workerLogs{bufs: map[string]*bytes.Buffer{}}
 	var progress bytes.Buffer
 	cfg := Config{
-		Duration:       15 * time.Second,
+		Duration:       20 * time.Second,
 		Workers:        3,
 		DispatchEvery:  200 * time.Millisecond,
 		KillEvery:      3 * time.Second,
@@ -109,6 +110,7 @@ func TestChaosSoak(t *testing.T) {
 	require.Positive(t, s.BackendTerminations, "worker backends terminated")
 	if ownCluster {
 		require.Equal(t, []string{"fast", "immediate"}, s.Restarts)
+		require.Equal(t, 1, s.Hangs, "Postgres frozen")
 	}
 	// Every kind of ending was exercised, and every execution is accounted for.
 	require.Positive(t, s.ByState[stent.StateCompleted])

@@ -16,8 +16,9 @@ import (
 // monkey injects the soak's faults for a while: it SIGKILLs a random worker every
 // KillEvery (±50%), freezes one (SIGSTOP, then SIGCONT once its leases have expired) every
 // PauseEvery, terminates a worker's LISTEN backend or one of its other backends every
-// TerminateEvery (alternately), and restarts Postgres twice — with a fast shutdown a third of
-// the way through and an immediate one (a crash, with recovery) two thirds of the way.
+// TerminateEvery (alternately), restarts Postgres twice — with a fast shutdown a third of the
+// way through and an immediate one (a crash, with recovery) two thirds of the way — and
+// freezes the whole server for longer than a lease halfway.
 type monkey struct {
 	cfg     Config
 	fleet   *fleet
@@ -28,6 +29,7 @@ type monkey struct {
 
 	kills        int
 	pauses       int
+	hangs        int // Postgres frozen
 	killErrors   []string
 	listenerKill int // backends terminated
 	backendKill  int
@@ -53,13 +55,17 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 	end := start.Add(d)
 	restartAt := []time.Time{start.Add(d / 3), start.Add(2 * d / 3)}
 	modes := []string{"fast", "immediate"}
+	hangAt := start.Add(d / 2)
+	if m.cluster == nil {
+		hangAt = end // not our server
+	}
 	nextKill := time.Now().Add(m.jitter(m.cfg.KillEvery))
 	nextTerm := time.Now().Add(m.cfg.TerminateEvery / 2)
 	nextPause := time.Now().Add(m.cfg.PauseEvery / 2)
 	pauseFor := workerConfig("").LeaseDuration + 2*time.Second
 	listener := true
 	for {
-		next := minTime(end, nextKill, nextTerm, nextPause)
+		next := minTime(end, nextKill, nextTerm, nextPause, hangAt)
 		if m.cluster != nil && len(restartAt) > 0 {
 			next = minTime(next, restartAt[0])
 		}
@@ -72,6 +78,9 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 		switch {
 		case !now.Before(end):
 			return
+		case !now.Before(hangAt):
+			m.hang(workerConfig("").LeaseDuration + 3*time.Second)
+			hangAt = end.Add(time.Hour) // once
 		case m.cluster != nil && len(restartAt) > 0 && !now.Before(restartAt[0]):
 			m.restart(ctx, modes[0])
 			restartAt, modes = restartAt[1:], modes[1:]
@@ -122,6 +131,19 @@ func (m *monkey) pause(d time.Duration) {
 	}
 	m.pauses++
 	fmt.Fprintf(m.log, "%s  monkey: SIGSTOP worker %s for %s\n", stamp(), id, d)
+}
+
+// hang freezes the Postgres server for d (see hangPostgres).
+func (m *monkey) hang(d time.Duration) {
+	fmt.Fprintf(m.log, "%s  monkey: freezing Postgres (SIGSTOP) for %s\n", stamp(), d)
+	err := hangPostgres(m.cluster.DataDir(), d)
+	m.lastFault = time.Now()
+	if err != nil {
+		m.restartErrs = append(m.restartErrs, fmt.Sprintf("hang: %v", err))
+		return
+	}
+	m.hangs++
+	fmt.Fprintf(m.log, "%s  monkey: Postgres continues\n", stamp())
 }
 
 // restart restarts Postgres with the shutdown mode.

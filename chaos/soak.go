@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	fmt.Fprintf(cfg.Progress, "%s  faults over; %d executions dispatched; waiting for the drain\n", stamp(), len(d.executions()))
 
 	s := &Summary{Run: run, Seed: cfg.Seed, Duration: cfg.Duration, Workers: cfg.Workers,
-		Kills: m.kills, Pauses: m.pauses, Restarts: m.restarts, ListenerTerminations: m.listenerKill, BackendTerminations: m.backendKill,
+		Kills: m.kills, Pauses: m.pauses, Hangs: m.hangs, Restarts: m.restarts, ListenerTerminations: m.listenerKill, BackendTerminations: m.backendKill,
 		DispatchRetries: d.retries.Load(), LostReplies: d.lostReplies.Load(), SignalsSent: d.signals.Load(), CancelsSent: d.cancels.Load()}
 	lastFault := m.lastFault
 	if lastFault.IsZero() {

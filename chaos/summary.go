@@ -20,6 +20,7 @@ type Summary struct {
 	Kills                int
 	Pauses               int      // workers frozen past their leases' expiry
 	Restarts             []string // Postgres shutdown modes, in order
+	Hangs                int      // Postgres frozen (every process SIGSTOPped) past the leases
 	ListenerTerminations int
 	BackendTerminations  int
 
@@ -75,6 +76,7 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  worker SIGKILLs       %d\n", s.Kills)
 	fmt.Fprintf(w, "  worker freezes        %d (SIGSTOP past lease expiry, then SIGCONT)\n", s.Pauses)
 	fmt.Fprintf(w, "  Postgres restarts     %d %v\n", len(s.Restarts), s.Restarts)
+	fmt.Fprintf(w, "  Postgres freezes      %d (every server process SIGSTOPped past the leases)\n", s.Hangs)
 	fmt.Fprintf(w, "  backends terminated   %d listener, %d other worker backends\n", s.ListenerTerminations, s.BackendTerminations)
 	fmt.Fprintf(w, "  lost executions       %d\n", s.Lost)
 	fmt.Fprintf(w, "  wrong results         %d\n", s.WrongResults)
