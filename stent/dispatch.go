@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,8 +62,8 @@ func WithMaxDuration(d time.Duration) DispatchOption {
 // definition's KeyField).
 func WithConcurrencyKey(key string) DispatchOption {
 	return func(o *dispatchOptions) {
-		if key == "" || len(key) > 256 {
-			o.err = &InvalidArgumentError{Arg: "concurrency key", Reason: "must be 1-256 bytes"}
+		if err := validateKey("concurrency key", key, 256); err != nil {
+			o.err = err
 		}
 		o.concurrencyKey = key
 	}
@@ -71,8 +74,8 @@ func WithConcurrencyKey(key string) DispatchOption {
 // freed only when the execution is purged.
 func WithIdempotencyKey(key string) DispatchOption {
 	return func(o *dispatchOptions) {
-		if key == "" || len(key) > 512 {
-			o.err = &InvalidArgumentError{Arg: "idempotency key", Reason: "must be 1-512 bytes"}
+		if err := validateKey("idempotency key", key, 512); err != nil {
+			o.err = err
 		}
 		o.idempotencyKey = key
 	}
@@ -318,4 +321,20 @@ func (c *Client) dispatchOne(ctx context.Context, st *store.Store, name string, 
 		return uuid.Nil, err
 	}
 	return res[0].ExecutionID, nil
+}
+
+// validateKey checks an idempotency or concurrency key: 1-max bytes of UTF-8 without control
+// characters. (Invalid UTF-8 would reach the database altered — encoding/json replaces it —
+// so two different keys could collide; NUL cannot be stored at all.)
+func validateKey(what, key string, max int) error {
+	if key == "" || len(key) > max {
+		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("must be 1-%d bytes", max)}
+	}
+	if !utf8.ValidString(key) {
+		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("%q is not valid UTF-8", key)}
+	}
+	if i := strings.IndexFunc(key, unicode.IsControl); i >= 0 {
+		return &InvalidArgumentError{Arg: what, Reason: fmt.Sprintf("%q contains a control character at byte %d", key, i)}
+	}
+	return nil
 }

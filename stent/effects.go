@@ -58,7 +58,7 @@ func effect(ctx Context, kind, name string, value any) (json.RawMessage, error) 
 	seq, cp := rt.next()
 	if cp == nil {
 		if cp, err = rt.st.RecordEffect(ctx, rt.taskID, rt.token, seq, kind, name, b); err != nil {
-			return nil, rt.fail(err)
+			return nil, rt.failWrite(err)
 		}
 	}
 	if err := rt.check(seq, cp, "step", "stent."+kind+":"+name); err != nil {

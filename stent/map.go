@@ -58,7 +58,7 @@ func mapChildren[In, Out any](ctx Context, def Definition, inputs []In, failFast
 				return nil, rt.fail(err)
 			}
 			if cp, err = rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req); err != nil {
-				return nil, rt.fail(err)
+				return nil, rt.failWrite(err)
 			}
 		}
 		if err := rt.check(seq, cp, def.Kind(), def.Name()); err != nil {

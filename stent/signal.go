@@ -50,7 +50,7 @@ func WaitSignal[T any](ctx Context, name string, timeout time.Duration) (T, erro
 	seq, _ := rt.next()
 	w, err := rt.st.WaitSignal(ctx, rt.taskID, rt.token, seq, name, timeout)
 	if err != nil {
-		return zero, rt.fail(err)
+		return zero, rt.failWrite(err)
 	}
 	switch w.State {
 	case "received":

@@ -37,7 +37,7 @@ func sleep(ctx Context, name string, d time.Duration, until *time.Time) error {
 	if cp == nil || cp.State != "completed" {
 		row, err := rt.st.RecordSleep(ctx, rt.taskID, rt.token, seq, name, d, until)
 		if err != nil {
-			return rt.fail(err)
+			return rt.failWrite(err)
 		}
 		cp = row
 	}

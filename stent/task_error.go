@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TaskError is an attempt's error as stored in the database: {kind, message, stack,
@@ -171,19 +172,41 @@ type EncodedError struct {
 }
 
 // EncodeAttemptError converts a function's error (and a panic's stack) to the JSON the
-// worker stores. Messages and stacks are cut, never dropped, to keep the record within limit.
+// worker stores. Messages and stacks are cut, never dropped, so that the JSON stays within
+// limit bytes (control characters count six bytes each once escaped); a kind is at most 200
+// bytes.
 func EncodeAttemptError(err error, stack string, limit int) EncodedError {
 	te := newTaskError(err, stack)
 	// jsonb cannot hold NUL (\u0000): such an error could never be recorded.
-	te.Message = strings.ReplaceAll(te.Message, "\x00", "\uFFFD")
-	te.Stack = strings.ReplaceAll(te.Stack, "\x00", "\uFFFD")
-	if max := limit / 2; len(te.Message) > max {
-		te.Message = te.Message[:max] + "…(truncated)"
+	kind := strings.ReplaceAll(te.Kind, "\x00", "\uFFFD")
+	msg := strings.ReplaceAll(te.Message, "\x00", "\uFFFD")
+	stk := strings.ReplaceAll(te.Stack, "\x00", "\uFFFD")
+	kindMax, msgMax, stackMax := 200, limit/2, limit/4
+	for {
+		te.Kind = truncate(kind, kindMax, "")
+		te.Message = truncate(msg, msgMax, "…(truncated)")
+		te.Stack = truncate(stk, stackMax, "…(truncated)")
+		b := encodeTaskError(te)
+		if len(b) <= limit || (kindMax == 0 && msgMax == 0 && stackMax == 0) {
+			return EncodedError{Kind: te.Kind, Message: te.Message, Retryable: te.Retryable, JSON: b}
+		}
+		if msgMax == 0 && stackMax == 0 {
+			kindMax /= 2 // only a kind of control characters gets here
+		}
+		msgMax, stackMax = msgMax/2, stackMax/2
 	}
-	if max := limit / 4; len(te.Stack) > max {
-		te.Stack = te.Stack[:max] + "…(truncated)"
+}
+
+// truncate cuts s to at most max bytes on a character boundary, adding suffix when it cut.
+func truncate(s string, max int, suffix string) string {
+	if len(s) <= max {
+		return s
 	}
-	return EncodedError{Kind: te.Kind, Message: te.Message, Retryable: te.Retryable, JSON: encodeTaskError(te)}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + suffix
 }
 
 // RetryAfterOf returns the delay requested with RetryAfter, if err carries one.

@@ -98,10 +98,8 @@ func (h *waitHub) loop() {
 				h.wakeAll()
 				continue
 			}
-			for _, s := range strings.Split(n.Payload, ",") {
-				if id, err := uuid.Parse(s); err == nil {
-					h.wake(id)
-				}
+			for _, id := range parseExecutionIDs(n.Payload) {
+				h.wake(id)
 			}
 		}
 	}
@@ -154,4 +152,20 @@ func (h *waitHub) stop() {
 	h.wg.Wait()
 	h.sub.Unsubscribe()
 	h.n.Stop()
+}
+
+// parseExecutionIDs reads a 'stent_executions' payload: execution ids, comma separated.
+// Anything else in it (another sender's NOTIFY on the channel) is ignored: a notification is
+// only a hint, and Wait checks the database itself.
+func parseExecutionIDs(payload string) []uuid.UUID {
+	var ids []uuid.UUID
+	for _, s := range strings.Split(payload, ",") {
+		if len(s) != 36 {
+			continue // uuid.Parse also takes braces, urn: prefixes and 32-digit forms
+		}
+		if id, err := uuid.Parse(s); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

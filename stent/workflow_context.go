@@ -3,6 +3,7 @@ package stent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -79,6 +80,32 @@ func (rt *runtime) fail(err error) error {
 	return rt.fatal
 }
 
+// failWrite ends the attempt after a checkpoint write (a database call) failed. It fails
+// the execution for good, like fail, only when the database refused the write for a reason
+// no later attempt can change (refused); a lost connection, a restarting server or a timeout
+// fails just this attempt, which is retried per the workflow's policy and replays from its
+// checkpoints.
+func (rt *runtime) failWrite(err error) error {
+	if refused(err) {
+		return rt.fail(err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.fatal == nil {
+		rt.fatal = err
+	}
+	return rt.fatal
+}
+
+// refused reports whether a database call failed for a reason that retrying cannot change:
+// an invalid argument, an oversized payload, a missing row, a wrong state or a missing schema.
+func refused(err error) bool {
+	var ia *InvalidArgumentError
+	var sia *store.InvalidArgumentError
+	return errors.As(err, &ia) || errors.As(err, &sia) || errors.Is(err, ErrPayloadTooLarge) ||
+		errors.Is(err, ErrNotFound) || errors.Is(err, ErrWrongState) || errors.Is(err, ErrSchemaMissing)
+}
+
 func (rt *runtime) fatalError() error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -121,7 +148,7 @@ func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) 
 			return zero, rt.fail(err)
 		}
 		if cp, err = rt.st.RecordStep(ctx, rt.taskID, rt.token, seq, name, b); err != nil {
-			return zero, rt.fail(err)
+			return zero, rt.failWrite(err)
 		}
 	}
 	if err := rt.check(seq, cp, "step", name); err != nil {
@@ -147,9 +174,23 @@ func recorded[T any](ctx Context, name string, fresh func() T) T {
 	return v
 }
 
-// Now returns the current time, recorded on the first run and the same on every replay.
+// Now returns the current time on the database clock (stent.current_time(), the clock of
+// every Stent decision, so a worker whose own clock is off still sees the time its sleeps and
+// deadlines are measured in), recorded on the first run and the same on every replay.
 func Now(ctx Context) time.Time {
-	return recorded(ctx, "stent.now", func() time.Time { return time.Now().UTC() })
+	rt := ctx.workflowRuntime()
+	if rt == nil {
+		return time.Now().UTC()
+	}
+	v, err := Step(ctx, "stent.now", func(c context.Context) (time.Time, error) {
+		t, err := rt.st.CurrentTime(c)
+		return t.UTC(), err
+	})
+	if err != nil {
+		rt.fail(err)
+		return time.Now().UTC()
+	}
+	return v
 }
 
 // UUID returns a random UUID, recorded on the first run and the same on every replay.

@@ -57,6 +57,13 @@ type Config struct {
 	// to other work. Long waits (sleeps, signals, fan-outs) always suspend at once. Default
 	// 50ms; -1 suspends at once.
 	ResidentWait time.Duration
+
+	// now is the worker's own clock, for tests only (export_test.go offsets it to show that
+	// a skewed worker behaves like the others). The worker reads it solely to measure
+	// elapsed time (trust windows, purge intervals), through the monotonic reading that
+	// time.Now carries and Add keeps; every decision about leases, schedules, retries and
+	// expiry is made by the database clock. Default time.Now.
+	now func() time.Time
 }
 
 // Defaults.
@@ -113,6 +120,9 @@ func (c Config) withDefaults(reg *stent.Registry) Config {
 	}
 	if c.CompletionBatchSize == 0 {
 		c.CompletionBatchSize = DefaultCompletionBatchSize
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.DBTimeout == 0 {
 		c.DBTimeout = DefaultDBTimeout

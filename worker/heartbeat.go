@@ -16,7 +16,7 @@ import (
 func (w *Worker) heartbeat(ctx context.Context) {
 	ticker := time.NewTicker(w.cfg.HeartbeatInterval)
 	defer ticker.Stop()
-	lastOK := time.Now()
+	lastOK := w.cfg.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -33,12 +33,12 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			}
 			w.metrics.LeasesRenewed(0, true)
 			w.log.Warn().Err(err).Int("held", len(leases)).Msg("stent: heartbeat failed")
-			if time.Since(lastOK) > w.cfg.LeaseDuration-w.cfg.HeartbeatInterval {
+			if w.cfg.now().Sub(lastOK) > w.cfg.LeaseDuration-w.cfg.HeartbeatInterval {
 				w.loseAll(leases)
 			}
 			continue
 		}
-		lastOK = time.Now()
+		lastOK = w.cfg.now()
 		w.metrics.LeasesRenewed(len(renewed), false)
 		ok := make(map[int64]struct{}, len(renewed))
 		for _, id := range renewed {

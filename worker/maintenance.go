@@ -52,8 +52,8 @@ func (w *Worker) maintain(ctx context.Context) {
 		w.rescue(ctx)
 		w.expire(ctx)
 		w.pruneFlowState(ctx)
-		if w.cfg.Retention > 0 && time.Since(lastPurge) >= w.cfg.PurgeInterval {
-			lastPurge = time.Now()
+		if w.cfg.Retention > 0 && w.cfg.now().Sub(lastPurge) >= w.cfg.PurgeInterval {
+			lastPurge = w.cfg.now()
 			w.purge(ctx)
 		}
 	}

@@ -98,7 +98,7 @@ See docs/cli.md for every command with examples.`,
 	flags.BoolVar(&c.noColor, "no-color", false, "never colour the output (colour is used only on a terminal, and never when $NO_COLOR is set)")
 
 	root.AddCommand(c.migrateCommand(), c.versionCommand(), c.limitsCommand(), c.pauseCommand(),
-		c.resumeCommand(), c.pausesCommand(), c.blockersCommand())
+		c.resumeCommand(), c.pausesCommand(), c.blockersCommand(), c.doctorCommand())
 	root.AddCommand(c.opsCommands()...)
 	return root
 }

@@ -18,7 +18,7 @@ func TestUsageErrors(t *testing.T) {
 		stderr string
 		helpOn string // the command whose --help the message points to
 	}{
-		{nil, "stent needs a command: blockers, cancel, dev, dlq, explain, limits, list, migrate, pause, pauses, purge, resume, retry, show, signal, stats, tasks, version, watch, workers", "stent"},
+		{nil, "stent needs a command: blockers, cancel, dev, dlq, doctor, explain, limits, list, migrate, pause, pauses, purge, resume, retry, show, signal, stats, tasks, version, watch, workers", "stent"},
 		{[]string{"bogus"}, `unknown command "bogus" for "stent"`, "stent"},
 		{[]string{"migrte"}, `(did you mean migrate?)`, "stent"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag", "stent"},

@@ -65,3 +65,9 @@ func (s *Store) RelationExists(ctx context.Context, name string) (bool, error) {
 	ok, err := s.q.RelationExists(ctx, s.dbtx, name)
 	return ok, mapError("relation exists", err)
 }
+
+// CurrentTime reads the database clock (stent.current_time()), the clock of every decision.
+func (s *Store) CurrentTime(ctx context.Context) (time.Time, error) {
+	t, err := s.q.CurrentTime(ctx, s.dbtx)
+	return t, mapError("current time", err)
+}

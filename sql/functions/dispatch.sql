@@ -30,6 +30,7 @@ BEGIN
     IF p_requests IS NULL OR jsonb_typeof(p_requests) <> 'array' THEN
         RAISE EXCEPTION 'stent.dispatch_many: requests must be a JSON array' USING ERRCODE = 'ST003';
     END IF;
+    PERFORM stent.check_requests(p_requests); -- field types and ranges, before any cast below
 
     SELECT format('request %s: %s', r.n, CASE
             WHEN jsonb_typeof(r.req) <> 'object' THEN 'not a JSON object'

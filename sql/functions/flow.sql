@@ -19,6 +19,7 @@ BEGIN
     IF coalesce(p_name, '') = '' THEN
         RAISE EXCEPTION 'stent.set_limits: name is required' USING ERRCODE = 'ST003';
     END IF;
+    PERFORM stent.check_ident('stent.set_limits', 'function name', p_name, 200);
     IF p_max_concurrent < 1 OR p_key_max_concurrent < 1 OR p_rate < 1 OR p_key_rate < 1
        OR (p_rate IS NULL) <> (p_rate_period IS NULL) OR (p_key_rate IS NULL) <> (p_key_rate_period IS NULL)
        OR p_rate_period <= interval '0' OR p_key_rate_period <= interval '0' THEN
@@ -66,6 +67,7 @@ BEGIN
         RAISE EXCEPTION 'stent.pause: kind must be queue or function, and name is required'
             USING ERRCODE = 'ST003';
     END IF;
+    PERFORM stent.check_ident('stent.pause', p_kind || ' name', p_name, CASE p_kind WHEN 'queue' THEN 128 ELSE 200 END);
     INSERT INTO stent.pauses (kind, name, paused_at) VALUES (p_kind, p_name, stent.current_time())
     ON CONFLICT (kind, name) DO NOTHING;
 END;
@@ -84,6 +86,7 @@ BEGIN
         RAISE EXCEPTION 'stent.resume: kind must be queue or function, and name is required'
             USING ERRCODE = 'ST003';
     END IF;
+    PERFORM stent.check_ident('stent.resume', p_kind || ' name', p_name, CASE p_kind WHEN 'queue' THEN 128 ELSE 200 END);
     DELETE FROM stent.pauses p WHERE p.kind = p_kind AND p.name = p_name;
     IF NOT FOUND THEN
         RETURN false;

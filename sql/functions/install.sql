@@ -15,6 +15,7 @@
 -- (send_signal, wait_signal), then dead letter, then task rows — children before their
 -- parents (descending id within an execution) — then the execution row.
 {{ template "time.sql" . }}
+{{ template "validate.sql" . }}
 {{ template "retry.sql" . }}
 {{ template "dispatch.sql" . }}
 {{ template "claim.sql" . }}

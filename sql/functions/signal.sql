@@ -15,9 +15,10 @@ DECLARE
     v_id     bigint;
     v_queues text[];
 BEGIN
-    IF coalesce(p_name, '') = '' THEN
-        RAISE EXCEPTION 'stent.send_signal: name is required' USING ERRCODE = 'ST003';
+    IF p_execution_id IS NULL THEN
+        RAISE EXCEPTION 'stent.send_signal: execution id is required' USING ERRCODE = 'ST003';
     END IF;
+    PERFORM stent.check_ident('stent.send_signal', 'signal name', p_name, 200);
     SELECT e.state INTO v_state FROM stent.executions e WHERE e.id = p_execution_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stent.send_signal: execution % not found', p_execution_id USING ERRCODE = 'ST002';

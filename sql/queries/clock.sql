@@ -1,0 +1,2 @@
+-- name: CurrentTime :one
+SELECT stent.current_time()::timestamptz AS now;
