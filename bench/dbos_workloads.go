@@ -168,8 +168,7 @@ func dbosLatency(ctx context.Context, e *env, sys system, o options) (sample, er
 	if err := dbos.Launch(r.ctx); err != nil {
 		return nil, err
 	}
-	err = paced(ctx, o, func(i int) error {
-		t.markEnqueued(i)
+	err = paced(ctx, o, t, func(i int) error {
 		_, err := dbos.RunWorkflow(r.ctx, noop, i, dbos.WithQueue(r.queue))
 		return err
 	})
@@ -179,8 +178,7 @@ func dbosLatency(ctx context.Context, e *env, sys system, o options) (sample, er
 	if err := errors.Join(err, t.verifyOnce()); err != nil {
 		return nil, err
 	}
-	p50, p95, p99 := t.percentiles()
-	return sample{mP50: p50, mP95: p95, mP99: p99}, nil
+	return t.latencySample(), nil
 }
 
 // dbosSteps runs o.workflows workflows of 10 RunAsStep steps twice: enqueued in bulk on the

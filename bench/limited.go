@@ -256,7 +256,7 @@ func printTopStatements(ctx context.Context, pool *pgxpool.Pool) {
 	rs, err := pool.Query(ctx, `SELECT calls, rows, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3),
 		left(regexp_replace(query, '\s+', ' ', 'g'), 70) FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		ORDER BY total_exec_time DESC LIMIT 8`)
+		ORDER BY total_exec_time DESC LIMIT 14`)
 	if err != nil {
 		return
 	}

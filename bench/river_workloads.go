@@ -184,8 +184,7 @@ func riverLatency(ctx context.Context, e *env, sys system, o options) (sample, e
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 	}
-	err = paced(ctx, o, func(i int) error {
-		t.markEnqueued(i)
+	err = paced(ctx, o, t, func(i int) error {
 		_, err := c.Insert(ctx, riverNoopArgs{N: i}, nil)
 		return err
 	})
@@ -195,8 +194,7 @@ func riverLatency(ctx context.Context, e *env, sys system, o options) (sample, e
 	if err := errors.Join(err, c.Stop(ctx), t.verifyOnce()); err != nil {
 		return nil, err
 	}
-	p50, p95, p99 := t.percentiles()
-	return sample{mP50: p50, mP95: p95, mP99: p99}, nil
+	return t.latencySample(), nil
 }
 
 func riverSteps(ctx context.Context, e *env, sys system, o options) (sample, error) {

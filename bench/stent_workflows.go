@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,9 @@ func stentStepRun(ctx context.Context, e *env, o options, activities bool) (floa
 		}
 	}
 	elapsed := time.Since(start)
+	if os.Getenv("BENCH_DIAG") != "" {
+		printTopStatements(ctx, r.db.pool)
+	}
 	if err := errors.Join(werr, stop()); err != nil {
 		return 0, err
 	}

@@ -148,8 +148,7 @@ func stentLatency(ctx context.Context, e *env, _ system, o options) (sample, err
 	if err != nil {
 		return nil, err
 	}
-	err = paced(ctx, o, func(i int) error {
-		t.markEnqueued(i)
+	err = paced(ctx, o, t, func(i int) error {
 		_, err := noop.Dispatch(ctx, r.client, job{N: i})
 		return err
 	})
@@ -159,12 +158,12 @@ func stentLatency(ctx context.Context, e *env, _ system, o options) (sample, err
 	if err := errors.Join(err, stop(), t.verifyOnce()); err != nil {
 		return nil, err
 	}
-	p50, p95, p99 := t.percentiles()
-	return sample{mP50: p50, mP95: p95, mP99: p99}, nil
+	return t.latencySample(), nil
 }
 
-// paced calls enqueue(i) for each latency job at o.rate per second.
-func paced(ctx context.Context, o options, enqueue func(i int) error) error {
+// paced calls enqueue(i) for each latency job at o.rate per second, recording in t when
+// each enqueue began and how long the call took.
+func paced(ctx context.Context, o options, t *tracker, enqueue func(i int) error) error {
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
 	defer tick.Stop()
 	for i := range o.latencyJobs {
@@ -173,9 +172,12 @@ func paced(ctx context.Context, o options, enqueue func(i int) error) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		t.markEnqueued(i)
+		start := time.Now()
 		if err := enqueue(i); err != nil {
 			return err
 		}
+		t.calls = append(t.calls, time.Since(start))
 	}
 	return nil
 }

@@ -54,6 +54,7 @@ const (
 	mP50        = "p50 ms"
 	mP95        = "p95 ms"
 	mP99        = "p99 ms"
+	mEnqueue    = "enqueue call p50 ms"
 	mInline     = "inline-step workflows/s"
 	mActivities = "activity workflows/s"
 	mWorkflows  = "workflows/s"

@@ -15,7 +15,8 @@ type tracker struct {
 	enqueued  []atomic.Int64 // nanoseconds since base when job i was enqueued (0: not timed)
 	latencies []atomic.Int64 // nanoseconds from enqueue to start
 	done      atomic.Int64
-	all       chan struct{} // closed when done reaches len(runs)
+	all       chan struct{}   // closed when done reaches len(runs)
+	calls     []time.Duration // latency workload: how long each enqueue call took
 }
 
 var base = time.Now()
@@ -68,15 +69,23 @@ func (t *tracker) verifyOnce() error {
 	return nil
 }
 
-// percentiles returns the p50, p95 and p99 enqueue-to-start latencies in milliseconds.
-func (t *tracker) percentiles() (p50, p95, p99 float64) {
+// latencySample returns the p50, p95 and p99 enqueue-to-start latencies and the p50 of the
+// enqueue calls themselves, in milliseconds.
+func (t *tracker) latencySample() sample {
 	lat := make([]time.Duration, len(t.latencies))
 	for i := range lat {
 		lat[i] = time.Duration(t.latencies[i].Load())
 	}
-	slices.Sort(lat)
-	at := func(p float64) float64 {
-		return float64(lat[int(float64(len(lat)-1)*p)]) / float64(time.Millisecond)
+	return sample{mP50: quantile(lat, 0.50), mP95: quantile(lat, 0.95), mP99: quantile(lat, 0.99),
+		mEnqueue: quantile(t.calls, 0.50)}
+}
+
+// quantile returns the q-quantile of ds in milliseconds.
+func quantile(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
 	}
-	return at(0.50), at(0.95), at(0.99)
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[int(float64(len(s)-1)*q)]) / float64(time.Millisecond)
 }

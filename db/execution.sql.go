@@ -13,6 +13,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const awaitDurable = `-- name: AwaitDurable :exec
+SELECT stent.await_durable()
+`
+
+func (q *Queries) AwaitDurable(ctx context.Context, db DBTX) error {
+	_, err := db.Exec(ctx, awaitDurable)
+	return err
+}
+
 const executionCancel = `-- name: ExecutionCancel :one
 SELECT c.state::text AS state, coalesce(e.state, '')::text AS previous_state,
        coalesce(e.workflow, '')::text AS workflow
@@ -81,6 +90,47 @@ func (q *Queries) ExecutionDispatchMany(ctx context.Context, db DBTX, requests [
 	var items []*ExecutionDispatchManyRow
 	for rows.Next() {
 		var i ExecutionDispatchManyRow
+		if err := rows.Scan(
+			&i.Ord,
+			&i.ExecutionID,
+			&i.TaskID,
+			&i.Created,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const executionDispatchManyEarly = `-- name: ExecutionDispatchManyEarly :many
+WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created
+FROM stent.dispatch_many($1::jsonb) AS d, early
+`
+
+type ExecutionDispatchManyEarlyRow struct {
+	Ord         int32
+	ExecutionID uuid.UUID
+	TaskID      int64
+	Created     bool
+}
+
+// dispatch_many committed asynchronously (the transaction's synchronous_commit is off): the
+// tasks are visible to workers as soon as the commit is written; AwaitDurable follows.
+func (q *Queries) ExecutionDispatchManyEarly(ctx context.Context, db DBTX, requests []byte) ([]*ExecutionDispatchManyEarlyRow, error) {
+	rows, err := db.Query(ctx, executionDispatchManyEarly, requests)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionDispatchManyEarlyRow
+	for rows.Next() {
+		var i ExecutionDispatchManyEarlyRow
 		if err := rows.Scan(
 			&i.Ord,
 			&i.ExecutionID,

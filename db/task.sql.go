@@ -650,6 +650,46 @@ func (q *Queries) TaskRecordStep(ctx context.Context, db DBTX, arg *TaskRecordSt
 	return &i, err
 }
 
+const taskRecordSteps = `-- name: TaskRecordSteps :many
+SELECT r.ord::integer AS ord, r.lease_lost::boolean AS lease_lost, coalesce(r.kind, '')::text AS kind,
+       coalesce(r.name, '')::text AS name, r.output::jsonb AS output
+FROM stent.record_steps($1::jsonb) AS r
+`
+
+type TaskRecordStepsRow struct {
+	Ord       int32
+	LeaseLost bool
+	Kind      string
+	Name      string
+	Output    []byte
+}
+
+func (q *Queries) TaskRecordSteps(ctx context.Context, db DBTX, steps []byte) ([]*TaskRecordStepsRow, error) {
+	rows, err := db.Query(ctx, taskRecordSteps, steps)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*TaskRecordStepsRow
+	for rows.Next() {
+		var i TaskRecordStepsRow
+		if err := rows.Scan(
+			&i.Ord,
+			&i.LeaseLost,
+			&i.Kind,
+			&i.Name,
+			&i.Output,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskRelease = `-- name: TaskRelease :many
 SELECT r::bigint AS task_id FROM stent.release_tasks($1::bigint[], $2::bigint[]) AS r
 `

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stentdev/stent/internal/hub"
 	"github.com/stentdev/stent/internal/store"
 )
 
@@ -108,10 +109,20 @@ func (rt *runtime) waitResident(cp *store.Task) *store.Task {
 		rt.onWait(true)
 		defer rt.onWait(false)
 	}
+	// A child run by this process wakes the wait as soon as its outcome is committed; one run
+	// elsewhere is seen at the next poll.
+	finished, stop := hub.Wait(cp.ID)
+	defer stop()
 	ctx := context.Background()
 	deadline := time.Now().Add(rt.residentWait)
-	for pause := time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 20*time.Millisecond) {
-		time.Sleep(min(pause, time.Until(deadline)))
+	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 20*time.Millisecond) {
+		timer := time.NewTimer(min(pause, time.Until(deadline)))
+		select {
+		case <-finished:
+			finished = nil // woken once; poll after that
+		case <-timer.C:
+		}
+		timer.Stop()
 		row, err := rt.st.GetTask(ctx, cp.ID)
 		if err != nil {
 			return nil

@@ -91,7 +91,7 @@ func TestPayloadLimit(t *testing.T) {
 }
 
 // TestPayloadBackstop: the database refuses inputs over 2 MiB whoever inserts them — raw
-// SQL hits the executions_input_size constraint, a dispatch gets ErrPayloadTooLarge.
+// SQL hits the executions_payload_size constraint, a dispatch gets ErrPayloadTooLarge.
 func TestPayloadBackstop(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -99,7 +99,7 @@ func TestPayloadBackstop(t *testing.T) {
 	_, err := b.pool.Exec(b.ctx, `insert into stent.executions (id, workflow, input, queue, created_at)
 		values (gen_random_uuid(), 'raw', to_jsonb(repeat('a', $1)), 'default', now())`, backstop)
 	requireSQLState(t, err, "23514")
-	require.Contains(t, err.Error(), "executions_input_size")
+	require.Contains(t, err.Error(), "executions_payload_size")
 
 	req, err := json.Marshal([]map[string]any{{"name": "raw", "input": strings.Repeat("a", backstop)}})
 	require.NoError(t, err)
@@ -217,4 +217,24 @@ func TestDispatchTx(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, stent.StatePending, e.State)
 	require.JSONEq(t, `"committed"`, string(e.Input))
+}
+
+// A dispatch outside a caller's transaction commits early and then waits for durability
+// (stent.await_durable): when Dispatch returns, the execution is visible to every session,
+// and the wait itself is an ordinary function any client can call.
+func TestDispatchEarlyCommitIsVisibleAndDurable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, _ := b.dispatch(t, b.echo("early.visible"), "x")
+	conn, err := b.pool.Acquire(b.ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	var state string
+	require.NoError(t, conn.QueryRow(b.ctx, "select state from stent.executions where id = $1", id).Scan(&state))
+	require.Equal(t, "pending", state)
+	_, err = conn.Exec(b.ctx, "select stent.await_durable()")
+	require.NoError(t, err)
+	var setting string
+	require.NoError(t, b.pool.QueryRow(b.ctx, "select current_setting('synchronous_commit')").Scan(&setting))
+	require.Equal(t, "on", setting, "the early commit's synchronous_commit=off is local to its transaction")
 }

@@ -55,7 +55,7 @@ func (w *Workflow[In, Out]) Invoke(ctx context.Context, inv Invocation) ([]byte,
 	if inv.Pool == nil {
 		return nil, fmt.Errorf("stent: workflow %s invoked without a pool", w.name)
 	}
-	rt := &runtime{st: store.New(inv.Pool), taskID: inv.TaskID, token: inv.Token, codec: inv.Codec, limit: inv.MaxPayloadBytes,
+	rt := &runtime{st: store.New(inv.Pool), pool: inv.Pool, taskID: inv.TaskID, token: inv.Token, codec: inv.Codec, limit: inv.MaxPayloadBytes,
 		residentWait: inv.ResidentWait, onWait: inv.OnWait, traceContext: telemetry.Inject(ctx)}
 	if err := rt.load(ctx); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stentdev/stent/internal/store"
 )
@@ -30,6 +31,7 @@ func (c *workflowContext) workflowRuntime() *runtime { return c.rt }
 // position, and the first error that must fail the execution whatever the code returns.
 type runtime struct {
 	st     *store.Store
+	pool   *pgxpool.Pool // inline steps are checkpointed in batches per pool (step_batch.go)
 	taskID int64
 	token  int64
 	codec  Codec
@@ -147,7 +149,7 @@ func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) 
 		if err != nil {
 			return zero, rt.fail(err)
 		}
-		if cp, err = rt.st.RecordStep(ctx, rt.taskID, rt.token, seq, name, b); err != nil {
+		if cp, err = rt.recordStep(seq, name, b); err != nil {
 			return zero, rt.failWrite(err)
 		}
 	}
@@ -159,6 +161,19 @@ func Step[T any](ctx Context, name string, fn func(context.Context) (T, error)) 
 		return zero, rt.fail(&DecodeError{Name: name, What: "recorded step output", Err: err})
 	}
 	return v, nil
+}
+
+// recordStep checkpoints an inline step's output at seq: through the pool's step batcher
+// when the runtime has a pool, else (tests) with one statement.
+func (rt *runtime) recordStep(seq int32, name string, output []byte) (*store.Task, error) {
+	if rt.pool == nil {
+		return rt.st.RecordStep(context.Background(), rt.taskID, rt.token, seq, name, output)
+	}
+	res, err := recordStep(rt.pool, store.StepRecord{Parent: rt.taskID, Token: rt.token, Seq: seq, Name: name, Output: output})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Task{Kind: res.Kind, Name: res.Name, Output: res.Output}, nil
 }
 
 // recorded returns a value produced once and replayed after (Now, UUID, Rand). A failure to

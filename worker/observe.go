@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stentdev/stent/internal/hub"
 	"github.com/stentdev/stent/internal/store"
 	"github.com/stentdev/stent/internal/telemetry"
 	"github.com/stentdev/stent/stent"
@@ -62,6 +63,9 @@ func (w *Worker) startSpan(a *attempt) context.Context {
 // ended its execution, as a finished execution.
 func (w *Worker) finish(a *attempt, outcome stent.AttemptOutcome, err error) {
 	t := a.task
+	if outcome == stent.OutcomeCompleted || outcome == stent.OutcomeDeadLettered {
+		hub.Finished(t.ID) // a workflow of this process waiting for it resumes now
+	}
 	w.metrics.AttemptFinished(t.Name, t.Queue, outcome, a.ran)
 	if !t.ParentTaskID.Valid {
 		switch outcome {

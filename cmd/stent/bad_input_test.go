@@ -49,7 +49,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"doctor", "--grace", "5 minutes"}, exitUsage, `stent: invalid argument "5 minutes" for "--grace" flag`},
 		{[]string{"doctor", "--bloat-ratio", "NaN"}, exitFailure, "stent: invalid DoctorOptions.BloatRatio"},
 		{[]string{"doctor", "--xmin-age", "ten"}, exitUsage, `stent: invalid argument "ten" for "--xmin-age" flag`},
-		{[]string{"-o", "yaml", "doctor"}, exitUsage, `stent: invalid argument "yaml" for "-o, --output" flag: must be text or json`},
+		{[]string{"-o", "yaml", "doctor"}, exitUsage, `stent: invalid argument "yaml" for "-o, --output" flag: must be table or json`},
 	} {
 		res := b.stent(t, tc.args...)
 		require.Equal(t, tc.code, res.code, "%q: %s", tc.args, res.stderr)

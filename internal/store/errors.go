@@ -66,8 +66,7 @@ func mapError(op string, err error) error {
 		return &InvalidArgumentError{Message: fmt.Sprintf("%s: %s", op, pgErr.Message)}
 	case "23514":
 		switch pgErr.ConstraintName {
-		case "executions_input_size", "executions_output_size", "executions_error_size",
-			"tasks_input_size", "tasks_output_size", "tasks_error_size", "signals_payload_size":
+		case "executions_payload_size", "tasks_payload_size", "signals_payload_size":
 			return fmt.Errorf("%s: %w (constraint %s)", op, ErrPayloadTooLarge, pgErr.ConstraintName)
 		}
 		return &InvalidArgumentError{Message: fmt.Sprintf("%s: %s (constraint %s)", op, pgErr.Message, pgErr.ConstraintName)}

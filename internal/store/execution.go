@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/stentdev/stent/db"
@@ -18,15 +19,32 @@ type Dispatched struct {
 }
 
 // DispatchMany runs stent.dispatch_many with a JSON array of requests and returns one result
-// per request, in order.
+// per request, in order. In a caller's transaction (WithTx) the commit is the caller's.
+// Otherwise the dispatch commits early: asynchronously, so that workers see, claim and start
+// the tasks while the WAL is being flushed, and AwaitDurable then returns once the commit is
+// on disk; only then is the dispatch reported done. (If that wait fails, as when the
+// connection drops, the dispatch may or may not have been kept, as with any failed commit.)
 func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched, error) {
-	rows, err := s.q.ExecutionDispatchMany(ctx, s.dbtx, requests)
+	var out []Dispatched
+	if _, inTx := s.dbtx.(pgx.Tx); inTx {
+		rows, err := s.q.ExecutionDispatchMany(ctx, s.dbtx, requests)
+		if err != nil {
+			return nil, mapError("dispatch", err)
+		}
+		for _, r := range rows {
+			out = append(out, Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created})
+		}
+		return out, nil
+	}
+	rows, err := s.q.ExecutionDispatchManyEarly(ctx, s.dbtx, requests)
 	if err != nil {
 		return nil, mapError("dispatch", err)
 	}
-	out := make([]Dispatched, len(rows))
-	for i, r := range rows {
-		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created}
+	if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
+		return nil, mapError("dispatch: waiting for the commit to reach disk", err)
+	}
+	for _, r := range rows {
+		out = append(out, Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created})
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -259,4 +261,46 @@ type QueueStat = db.TaskQueueStatsRow
 func (s *Store) QueueStats(ctx context.Context) ([]*QueueStat, error) {
 	rows, err := s.q.TaskQueueStats(ctx, s.dbtx)
 	return rows, mapError("queue stats", err)
+}
+
+// StepRecord is one checkpoint for RecordSteps.
+type StepRecord struct {
+	Parent int64           `json:"parent"`
+	Token  int64           `json:"token"`
+	Seq    int32           `json:"seq"`
+	Name   string          `json:"name"`
+	Output json.RawMessage `json:"output"`
+}
+
+// StepResult is what RecordSteps found at a checkpoint's position: LeaseLost when the parent
+// no longer holds the token (nothing written), else the recorded kind, name and output.
+type StepResult struct {
+	LeaseLost bool
+	Kind      string
+	Name      string
+	Output    []byte
+}
+
+// RecordSteps runs stent.record_steps: many workflows' inline checkpoints in one statement,
+// one result per record, in order.
+func (s *Store) RecordSteps(ctx context.Context, recs []StepRecord) ([]StepResult, error) {
+	body, err := json.Marshal(recs)
+	if err != nil {
+		return nil, fmt.Errorf("record steps: %w", err)
+	}
+	rows, err := s.q.TaskRecordSteps(ctx, s.dbtx, body)
+	if err != nil {
+		return nil, mapError("record steps", err)
+	}
+	if len(rows) != len(recs) {
+		return nil, fmt.Errorf("record steps: %d results for %d steps", len(rows), len(recs))
+	}
+	out := make([]StepResult, len(rows))
+	for _, r := range rows {
+		if r.Ord < 1 || int(r.Ord) > len(out) {
+			return nil, fmt.Errorf("record steps: result for step %d of %d", r.Ord, len(out))
+		}
+		out[r.Ord-1] = StepResult{LeaseLost: r.LeaseLost, Kind: r.Kind, Name: r.Name, Output: r.Output}
+	}
+	return out, nil
 }

@@ -179,3 +179,21 @@ BEGIN
         'trace_context', p_trace_context)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d;
 END;
 $$;
+
+-- stent.await_durable: returns once every transaction committed before the call is durable
+-- (flushed to disk, and to synchronous standbys where synchronous_commit asks for that). It
+-- takes a transaction id, so its own commit writes a commit record and waits, under the
+-- session's synchronous_commit, for the WAL to be flushed up to that record — past every
+-- earlier commit, whichever connection made it. The Go client commits a dispatch
+-- asynchronously, so that workers see and claim the new tasks while the WAL is being flushed,
+-- then calls this before it reports the dispatch as done.
+CREATE OR REPLACE FUNCTION stent.await_durable()
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_current_xact_id();
+END;
+$$;

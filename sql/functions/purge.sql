@@ -1,7 +1,9 @@
 -- stent.purge: retention. Deletes up to p_limit executions that finished more than
 -- p_older_than ago, with their tasks. Executions that still have dead letters are kept unless
 -- p_dead_letters is true, so a failure is never dropped silently. Returns the number deleted;
--- callers loop until it returns less than p_limit.
+-- callers loop until it returns less than p_limit. Tasks have no foreign key to their
+-- execution (stent.tasks is written too often to pay for one), so their rows are deleted here;
+-- the other tables' rows go with the execution (ON DELETE CASCADE).
 CREATE OR REPLACE FUNCTION stent.purge(
     p_older_than interval,
     p_limit integer DEFAULT 10000,
@@ -35,8 +37,12 @@ BEGIN
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
     )
-    DELETE FROM stent.executions e USING doomed WHERE e.id = doomed.id;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
+    , gone AS (
+        DELETE FROM stent.executions e USING doomed WHERE e.id = doomed.id RETURNING e.id
+    ), gone_tasks AS (
+        DELETE FROM stent.tasks t USING gone WHERE t.execution_id = gone.id
+    )
+    SELECT count(*) INTO v_count FROM gone;
     RETURN v_count;
 END;
 $$;

@@ -42,3 +42,56 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- stent.record_steps: stent.record_step for many running workflow tasks at once — the Go
+-- client gathers the checkpoints its workflows make at the same moment and writes them in one
+-- statement. p_steps is a JSON array of {"parent": task id, "token": lease token, "seq":
+-- position, "name": step name, "output": JSON}. Returns one row per element, in order:
+-- lease_lost when the parent no longer holds that token (nothing is written for it), else the
+-- kind, name and output recorded at the position (an earlier row's if it was already taken).
+-- Only inserts: no row is locked, so concurrent batches never wait on each other.
+CREATE OR REPLACE FUNCTION stent.record_steps(p_steps jsonb)
+RETURNS TABLE (ord integer, lease_lost boolean, kind text, name text, output jsonb)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := stent.current_time();
+BEGIN
+    IF p_steps IS NULL OR jsonb_typeof(p_steps) <> 'array' THEN
+        RAISE EXCEPTION 'stent.record_steps: an array of steps is required' USING ERRCODE = 'ST003';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_steps) AS s(v)
+               WHERE jsonb_typeof(s.v) <> 'object' OR coalesce(s.v->>'name', '') = ''
+                  OR NOT (s.v ? 'parent' AND s.v ? 'token' AND s.v ? 'seq')
+                  OR (s.v->>'seq')::integer < 0) THEN
+        RAISE EXCEPTION 'stent.record_steps: every step needs a parent, a token, a position >= 0 and a name'
+            USING ERRCODE = 'ST003';
+    END IF;
+    PERFORM set_config('synchronous_commit', 'off', true);
+
+    INSERT INTO stent.tasks AS t
+        (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, output,
+         attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay,
+         retry_jitter, run_at, created_at, started_at, finished_at)
+    SELECT p.execution_id, p.id, (s.v->>'seq')::integer, 'step', s.v->>'name', 'completed', p.queue,
+           p.priority, p.tags, coalesce(s.v->'output', 'null'::jsonb), 1, 1,
+           interval '0', 1, interval '0', 0, v_now, v_now, v_now, v_now
+    FROM jsonb_array_elements(p_steps) AS s(v)
+    JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
+                      AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+    ORDER BY p.id, (s.v->>'seq')::integer
+    ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING;
+
+    -- A new snapshot: it sees this statement's rows and any committed by a racing attempt.
+    RETURN QUERY
+    SELECT s.ord::integer, p.id IS NULL, x.kind, x.name, x.output
+    FROM jsonb_array_elements(p_steps) WITH ORDINALITY AS s(v, ord)
+    LEFT JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
+                           AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+    LEFT JOIN stent.tasks x ON x.parent_task_id = (s.v->>'parent')::bigint
+                           AND x.seq = (s.v->>'seq')::integer
+    ORDER BY s.ord;
+END;
+$$;

@@ -11,6 +11,17 @@ SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::b
        d.created::boolean AS created
 FROM stent.dispatch_many(@requests::jsonb) AS d;
 
+-- name: ExecutionDispatchManyEarly :many
+-- dispatch_many committed asynchronously (the transaction's synchronous_commit is off): the
+-- tasks are visible to workers as soon as the commit is written; AwaitDurable follows.
+WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created
+FROM stent.dispatch_many(@requests::jsonb) AS d, early;
+
+-- name: AwaitDurable :exec
+SELECT stent.await_durable();
+
 -- name: ExecutionGet :one
 SELECT * FROM stent.executions WHERE id = @id;
 

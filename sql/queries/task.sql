@@ -77,3 +77,8 @@ FROM stent.tasks t, (SELECT stent.current_time() AS now) n
 WHERE t.state = 'pending'
 GROUP BY t.queue, n.now
 ORDER BY t.queue;
+
+-- name: TaskRecordSteps :many
+SELECT r.ord::integer AS ord, r.lease_lost::boolean AS lease_lost, coalesce(r.kind, '')::text AS kind,
+       coalesce(r.name, '')::text AS name, r.output::jsonb AS output
+FROM stent.record_steps(@steps::jsonb) AS r;
