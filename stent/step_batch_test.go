@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/stentdev/stent/internal/store"
-	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/stent"
+	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/worker"
 )
 
@@ -33,7 +33,7 @@ func TestRecordStepsPerElement(t *testing.T) {
 	require.Equal(t, []store.StepResult{{Kind: "step", Name: "s", Output: []byte(`1`)}}, first)
 
 	res, err := b.store.RecordSteps(b.ctx, []store.StepRecord{
-		{Parent: p1.ID, Token: p1.LeaseToken, Seq: 0, Name: "s", Output: []byte(`2`)},    // position taken
+		{Parent: p1.ID, Token: p1.LeaseToken, Seq: 0, Name: "s", Output: []byte(`2`)},     // position taken
 		{Parent: p2.ID, Token: p2.LeaseToken + 1, Seq: 0, Name: "s", Output: []byte(`3`)}, // stale token
 		{Parent: p2.ID, Token: p2.LeaseToken, Seq: 1, Name: "t", Output: []byte(`{"x":4}`)},
 	})
