@@ -22,8 +22,8 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			return
 		}
 		free := w.freeSlots()
-		if backlog && free < w.cfg.Concurrency*3/4 {
-			// With a backlog, let slots free up for a moment so that each claim fills most
+		if backlog && free < w.cfg.Concurrency {
+			// With a backlog, let slots free up for a moment so that each claim fills all
 			// of them: one statement per refill instead of one per few freed slots.
 			if rest := refillWindow - time.Since(lastClaim); rest > 0 {
 				if !w.waitWake(ctx, rest) {
@@ -85,7 +85,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 	}
 }
 
-// refillWindow bounds how long the claim loop, facing a backlog, waits for ¾ of the slots
+// refillWindow bounds how long the claim loop, facing a backlog, waits for all of the slots
 // to be free before claiming whatever is free: long enough for quick tasks to finish in
 // bulk, short enough to leave slots idle only briefly when tasks are slow.
 const refillWindow = time.Millisecond

@@ -49,6 +49,7 @@ func (c *completer) stop() {
 func (c *completer) run() {
 	defer close(c.done)
 	batch := make([]*attempt, 0, c.w.cfg.CompletionBatchSize)
+	busy := false // the last batch held completions from at least half of the slots
 	for {
 		select {
 		case comp := <-c.in:
@@ -63,8 +64,31 @@ func (c *completer) run() {
 			}
 		}
 		batch = c.take(batch)
+		if busy && len(batch) < c.w.cfg.Concurrency {
+			batch = c.gather(batch)
+		}
+		busy = c.w.cfg.Concurrency >= 8 && len(batch) >= c.w.cfg.Concurrency/2
 		c.flush(batch)
 	}
+}
+
+// gather waits up to refillWindow for more completions, until the batch has one per slot:
+// under load the attempts of a claim end together, and one statement records them all
+// instead of one per few (the claim loop's refill window does the same for claims).
+func (c *completer) gather(batch []*attempt) []*attempt {
+	t := time.NewTimer(refillWindow)
+	defer t.Stop()
+	for len(batch) < min(c.w.cfg.Concurrency, c.w.cfg.CompletionBatchSize) {
+		select {
+		case comp := <-c.in:
+			batch = append(batch, comp)
+		case <-t.C:
+			return batch
+		case <-c.quit:
+			return batch
+		}
+	}
+	return batch
 }
 
 // take appends queued completions without blocking, up to the batch size.
