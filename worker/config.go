@@ -55,7 +55,7 @@ type Config struct {
 	// ResidentWait is how long a workflow waiting on a child (Call, Future.Get) stays in
 	// memory, checking the child, before it suspends; during it the workflow lends its slot
 	// to other work. Long waits (sleeps, signals, fan-outs) always suspend at once. Default
-	// 50ms; -1 suspends at once.
+	// 200ms; -1 suspends at once.
 	ResidentWait time.Duration
 
 	// now is the worker's own clock, for tests only (export_test.go offsets it to show that
@@ -77,7 +77,7 @@ const (
 	DefaultPurgeInterval       = time.Hour
 	DefaultCompletionBatchSize = 1000
 	DefaultDBTimeout           = 10 * time.Second
-	DefaultResidentWait        = 50 * time.Millisecond
+	DefaultResidentWait        = 200 * time.Millisecond
 )
 
 func (c Config) withDefaults(reg *stent.Registry) Config {
