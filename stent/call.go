@@ -115,7 +115,7 @@ func (rt *runtime) waitResident(cp *store.Task) *store.Task {
 	defer stop()
 	ctx := context.Background()
 	deadline := time.Now().Add(rt.residentWait)
-	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 20*time.Millisecond) {
+	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
 		timer := time.NewTimer(min(pause, time.Until(deadline)))
 		select {
 		case <-finished:
