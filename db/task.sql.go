@@ -71,6 +71,65 @@ func (q *Queries) TaskCallChild(ctx context.Context, db DBTX, arg *TaskCallChild
 	return &i, err
 }
 
+const taskCallChildren = `-- name: TaskCallChildren :many
+SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.call_children($1::jsonb)
+`
+
+func (q *Queries) TaskCallChildren(ctx context.Context, db DBTX, calls []byte) ([]*Task, error) {
+	rows, err := db.Query(ctx, taskCallChildren, calls)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Task
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.ExecutionID,
+			&i.ParentTaskID,
+			&i.Seq,
+			&i.Kind,
+			&i.Name,
+			&i.State,
+			&i.Queue,
+			&i.Priority,
+			&i.Tags,
+			&i.Input,
+			&i.Output,
+			&i.Error,
+			&i.Attempt,
+			&i.MaxAttempts,
+			&i.RetryInitialDelay,
+			&i.RetryBackoffFactor,
+			&i.RetryMaxDelay,
+			&i.RetryJitter,
+			&i.RetryOn,
+			&i.Timeout,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseExpiresAt,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.ConcurrencyKey,
+			&i.WaitRemaining,
+			&i.WakesParent,
+			&i.CacheKey,
+			&i.CacheTtl,
+			&i.TraceContext,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskClaim = `-- name: TaskClaim :many
 SELECT id, execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output, error, attempt, max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on, timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at, finished_at, concurrency_key, wait_remaining, wakes_parent, cache_key, cache_ttl, trace_context FROM stent.claim_tasks($1::text, $2::text[], $3::text[], $4::text[],
                                 $5::integer, make_interval(secs => $6::double precision))

@@ -65,7 +65,7 @@ func startChild(ctx Context, def Definition, in any) (*runtime, *store.Task, err
 		if err != nil {
 			return nil, nil, rt.fail(err)
 		}
-		if cp, err = rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req); err != nil {
+		if cp, err = rt.callChild(ctx, seq, req); err != nil {
 			return nil, nil, rt.failWrite(err)
 		}
 	}

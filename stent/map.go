@@ -50,6 +50,8 @@ func mapChildren[In, Out any](ctx Context, def Definition, inputs []In, failFast
 		return nil, err
 	}
 	rows := make([]*store.Task, len(inputs))
+	var calls []store.ChildCall // the positions not recorded yet, recorded in one statement
+	var at []int
 	for i, in := range inputs {
 		seq, cp := rt.next()
 		if cp == nil {
@@ -57,14 +59,26 @@ func mapChildren[In, Out any](ctx Context, def Definition, inputs []In, failFast
 			if err != nil {
 				return nil, rt.fail(err)
 			}
-			if cp, err = rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req); err != nil {
-				return nil, rt.failWrite(err)
-			}
+			calls = append(calls, store.ChildCall{Parent: rt.taskID, Token: rt.token, Seq: seq, Request: req})
+			at = append(at, i)
+			continue
 		}
 		if err := rt.check(seq, cp, def.Kind(), def.Name()); err != nil {
 			return nil, err
 		}
 		rows[i] = cp
+	}
+	if len(calls) > 0 {
+		recorded, err := rt.callChildren(ctx, calls)
+		if err != nil {
+			return nil, rt.failWrite(err)
+		}
+		for j, cp := range recorded {
+			if err := rt.check(calls[j].Seq, cp, def.Kind(), def.Name()); err != nil {
+				return nil, err
+			}
+			rows[at[j]] = cp
+		}
 	}
 
 	results := make([]Result[Out], len(rows))

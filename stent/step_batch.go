@@ -5,108 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stentdev/stent/internal/store"
 )
 
-// Inline steps of all the workflows running on a pool are checkpointed together: a step
-// queues its record and waits; one writer goroutine per pool takes everything queued and
-// writes it with one statement (stent.record_steps), then the next batch. Alone, a step is
-// written at once; under load, the checkpoints that arrive during a write share the next one,
-// so a busy worker writes a few statements per batch instead of one per step. The writer
-// runs only while there is something to write.
+// Inline step checkpoints and child calls go through per-pool batchers (batch.go): one
+// statement (stent.record_steps, stent.call_children) for all those made at the same moment.
+var (
+	stepBatchers sync.Map // *pgxpool.Pool → *batcher[store.StepRecord, store.StepResult]
+	callBatchers sync.Map // *pgxpool.Pool → *batcher[store.ChildCall, *store.Task]
+)
 
-// maxStepBatch bounds one statement.
-const maxStepBatch = 500
-
-// stepWriteTimeout bounds one batch write.
-const stepWriteTimeout = 30 * time.Second
-
-// stepBatchers holds the writer of each pool that has one running or queued work.
-var stepBatchers sync.Map // *pgxpool.Pool → *stepBatcher
-
-type stepBatcher struct {
-	pool    *pgxpool.Pool
-	st      *store.Store
-	mu      sync.Mutex
-	queue   []*stepRequest
-	running bool
-}
-
-type stepRequest struct {
-	rec  store.StepRecord
-	res  store.StepResult
-	err  error
-	done chan struct{}
-}
-
-// recordStep checkpoints one step through the pool's batcher and returns what is recorded at
-// its position. It waits for the write (bounded by stepWriteTimeout) even when the attempt is
-// being cancelled: the step has run, and its record is worth keeping.
+// recordStep checkpoints one inline step and returns what is recorded at its position.
 func recordStep(pool *pgxpool.Pool, rec store.StepRecord) (store.StepResult, error) {
-	v, _ := stepBatchers.LoadOrStore(pool, &stepBatcher{pool: pool, st: store.New(pool)})
-	b := v.(*stepBatcher)
-	r := &stepRequest{rec: rec, done: make(chan struct{})}
-	b.mu.Lock()
-	b.queue = append(b.queue, r)
-	if !b.running {
-		b.running = true
-		go b.run()
+	b := batcherFor(&stepBatchers, pool, func() *batcher[store.StepRecord, store.StepResult] {
+		st := store.New(pool)
+		return &batcher[store.StepRecord, store.StepResult]{write: st.RecordSteps, refused: refusedWrite}
+	})
+	res, err := b.do(rec)
+	if err == nil && res.LeaseLost {
+		return res, fmt.Errorf("record step: %w", ErrLeaseLost)
 	}
-	b.mu.Unlock()
-	<-r.done
-	if r.err == nil && r.res.LeaseLost {
-		return r.res, fmt.Errorf("record step: %w", ErrLeaseLost)
-	}
-	return r.res, r.err
+	return res, err
 }
 
-// run writes batches until the queue is empty, then ends.
-func (b *stepBatcher) run() {
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), maxStepBatch)
-		if n == 0 {
-			b.running = false
-			stepBatchers.CompareAndDelete(b.pool, b)
-			b.mu.Unlock()
-			return
-		}
-		batch := b.queue[:n:n]
-		b.queue = b.queue[n:]
-		b.mu.Unlock()
-		b.write(batch)
+// recordCall records one child call and returns the row at its position.
+func recordCall(pool *pgxpool.Pool, call store.ChildCall) (*store.Task, error) {
+	b := batcherFor(&callBatchers, pool, func() *batcher[store.ChildCall, *store.Task] {
+		st := store.New(pool)
+		return &batcher[store.ChildCall, *store.Task]{write: st.CallChildren, refused: refusedWrite}
+	})
+	row, err := b.do(call)
+	if err == nil && row == nil {
+		return nil, fmt.Errorf("call child: %w", ErrLeaseLost)
 	}
+	return row, err
 }
 
-// write records a batch. A statement the database refuses as a whole (one step's output too
-// large for a column, say) is retried one step at a time, so that the refusal reaches only
-// the step that caused it.
-func (b *stepBatcher) write(batch []*stepRequest) {
-	recs := make([]store.StepRecord, len(batch))
-	for i, r := range batch {
-		recs[i] = r.rec
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), stepWriteTimeout)
-	res, err := b.st.RecordSteps(ctx, recs)
-	cancel()
-	if err != nil && len(batch) > 1 && refusedWrite(err) {
-		for _, r := range batch {
-			b.write([]*stepRequest{r})
-		}
-		return
-	}
-	for i, r := range batch {
+// callChildren records a workflow's calls (a fan-out) in statements of up to maxBatch.
+func callChildren(ctx context.Context, pool *pgxpool.Pool, calls []store.ChildCall) ([]*store.Task, error) {
+	st := store.New(pool)
+	out := make([]*store.Task, 0, len(calls))
+	for lo := 0; lo < len(calls); lo += maxBatch {
+		rows, err := st.CallChildren(ctx, calls[lo:min(lo+maxBatch, len(calls))])
 		if err != nil {
-			r.err = err
-		} else {
-			r.res = res[i]
+			return nil, err
 		}
-		close(r.done)
+		for _, r := range rows {
+			if r == nil {
+				return nil, fmt.Errorf("call children: %w", ErrLeaseLost)
+			}
+		}
+		out = append(out, rows...)
 	}
+	return out, nil
 }
 
 // refusedWrite reports whether the database refused a statement for its content (not for a

@@ -176,6 +176,32 @@ func (rt *runtime) recordStep(seq int32, name string, output []byte) (*store.Tas
 	return &store.Task{Kind: res.Kind, Name: res.Name, Output: res.Output}, nil
 }
 
+// callChild records a child call at seq: through the pool's call batcher when the runtime has
+// a pool, else (tests) with one statement.
+func (rt *runtime) callChild(ctx context.Context, seq int32, req []byte) (*store.Task, error) {
+	if rt.pool == nil {
+		return rt.st.CallChild(ctx, rt.taskID, rt.token, seq, req)
+	}
+	return recordCall(rt.pool, store.ChildCall{Parent: rt.taskID, Token: rt.token, Seq: seq, Request: req})
+}
+
+// callChildren records a workflow's calls at once (a fan-out), in statements of up to
+// maxBatch; without a pool (tests), one statement per call.
+func (rt *runtime) callChildren(ctx context.Context, calls []store.ChildCall) ([]*store.Task, error) {
+	if rt.pool != nil {
+		return callChildren(ctx, rt.pool, calls)
+	}
+	out := make([]*store.Task, len(calls))
+	for i, c := range calls {
+		row, err := rt.st.CallChild(ctx, c.Parent, c.Token, c.Seq, c.Request)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = row
+	}
+	return out, nil
+}
+
 // recorded returns a value produced once and replayed after (Now, UUID, Rand). A failure to
 // record it fails the attempt; the fresh value is returned meanwhile.
 func recorded[T any](ctx Context, name string, fresh func() T) T {

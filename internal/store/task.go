@@ -304,3 +304,38 @@ func (s *Store) RecordSteps(ctx context.Context, recs []StepRecord) ([]StepResul
 	}
 	return out, nil
 }
+
+// ChildCall is one call for CallChildren: a workflow task's call at position Seq, with the
+// request of stent.call_child.
+type ChildCall struct {
+	Parent  int64           `json:"parent"`
+	Token   int64           `json:"token"`
+	Seq     int32           `json:"seq"`
+	Request json.RawMessage `json:"request"`
+}
+
+// CallChildren runs stent.call_children: many calls in one statement. It returns the row at
+// each call's position, in order; nil where the parent no longer held the token (lease lost).
+func (s *Store) CallChildren(ctx context.Context, calls []ChildCall) ([]*Task, error) {
+	body, err := json.Marshal(calls)
+	if err != nil {
+		return nil, fmt.Errorf("call children: %w", err)
+	}
+	rows, err := s.q.TaskCallChildren(ctx, s.dbtx, body)
+	if err != nil {
+		return nil, mapError("call children", err)
+	}
+	type position struct {
+		parent int64
+		seq    int32
+	}
+	byPos := make(map[position]*Task, len(rows))
+	for _, r := range rows {
+		byPos[position{r.ParentTaskID.Int64, r.Seq.Int32}] = r
+	}
+	out := make([]*Task, len(calls))
+	for i, c := range calls {
+		out[i] = byPos[position{c.Parent, c.Seq}]
+	}
+	return out, nil
+}

@@ -11,7 +11,8 @@
 -- workflows already running go ahead of workflows still queued behind them — work begun is
 -- finished before new work starts, and a workflow waiting in memory for its child is not left
 -- to suspend behind a backlog. Fenced by the parent's lease token (ST001). If the position
--- is already recorded, nothing is written. Returns the row at that position.
+-- is already recorded, nothing is written. Returns the row at that position. (The work is
+-- done by stent.call_children, below.)
 CREATE OR REPLACE FUNCTION stent.call_child(
     p_parent_task_id bigint,
     p_token bigint,
@@ -23,74 +24,123 @@ LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_now    timestamptz := stent.current_time();
-    v_parent stent.tasks;
-    v_row    stent.tasks;
-    v_cache  stent.cache;
-    v_mode   text := 'run';
-    r        jsonb := p_request;
-    v_key    text := p_request->>'cache_key';
 BEGIN
-    IF p_seq IS NULL OR p_seq < 0 OR coalesce(r->>'name', '') = '' THEN
+    IF p_seq IS NULL OR p_seq < 0 OR coalesce(p_request->>'name', '') = '' THEN
         RAISE EXCEPTION 'stent.call_child: a name and a position >= 0 are required' USING ERRCODE = 'ST003';
     END IF;
-    v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.call_child');
-    SELECT * INTO v_row FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
-    IF FOUND THEN
-        RETURN NEXT v_row;
-        RETURN;
-    END IF;
+    PERFORM stent.require_lease(p_parent_task_id, p_token, 'stent.call_child');
+    RETURN QUERY SELECT * FROM stent.call_children(jsonb_build_array(jsonb_build_object(
+        'parent', p_parent_task_id, 'token', p_token, 'seq', p_seq, 'request', p_request)));
+END;
+$$;
 
-    IF v_key IS NOT NULL THEN
-        INSERT INTO stent.cache (key, name, state, created_at) VALUES (v_key, r->>'name', 'pending', v_now)
+-- stent.call_children: stent.call_child for many calls in one statement — a workflow's fan-out,
+-- or the calls that the client's workflows make at the same moment. p_calls is a JSON array of
+-- {"parent": task id, "token": lease token, "seq": position, "request": call_child's request}.
+-- Calls whose parent no longer holds the token are skipped (the caller reads them as lease
+-- lost: no row comes back for them); for the others the row at each position is returned,
+-- new or recorded before. Cached calls decide hit, follow or run one by one under their cache
+-- row's lock (single flight, also between calls of the same batch); every child is then
+-- inserted by one statement, and each queue with new work is notified once.
+CREATE OR REPLACE FUNCTION stent.call_children(p_calls jsonb)
+RETURNS SETOF stent.tasks
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now     timestamptz := stent.current_time();
+    v_call    record;
+    v_cache   stent.cache;
+    v_modes   jsonb := '{}';   -- position in p_calls → 'hit' or 'follow' (default: run)
+    v_values  jsonb := '{}';   -- position in p_calls → cached value of a hit
+    v_running text[] := '{}';  -- cache keys a call of this batch will compute
+    v_queues  text[];
+BEGIN
+    IF p_calls IS NULL OR jsonb_typeof(p_calls) <> 'array' THEN
+        RAISE EXCEPTION 'stent.call_children: an array of calls is required' USING ERRCODE = 'ST003';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_calls) AS s(v)
+               WHERE jsonb_typeof(s.v) <> 'object' OR jsonb_typeof(s.v->'request') IS DISTINCT FROM 'object'
+                  OR coalesce(s.v->'request'->>'name', '') = ''
+                  OR NOT (s.v ? 'parent' AND s.v ? 'token' AND s.v ? 'seq')
+                  OR (s.v->>'seq')::integer < 0) THEN
+        RAISE EXCEPTION 'stent.call_children: every call needs a parent, a token, a position >= 0 and a request with a name'
+            USING ERRCODE = 'ST003';
+    END IF;
+    PERFORM set_config('synchronous_commit', 'off', true);
+
+    FOR v_call IN
+        SELECT s.ord, s.v->'request'->>'cache_key' AS key, s.v->'request'->>'name' AS name
+        FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS s(v, ord)
+        JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
+                          AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+        WHERE s.v->'request'->>'cache_key' IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM stent.tasks x
+                          WHERE x.parent_task_id = p.id AND x.seq = (s.v->>'seq')::integer)
+        ORDER BY s.ord
+    LOOP
+        INSERT INTO stent.cache (key, name, state, created_at) VALUES (v_call.key, v_call.name, 'pending', v_now)
         ON CONFLICT (key) DO NOTHING;
-        SELECT * INTO v_cache FROM stent.cache c WHERE c.key = v_key FOR UPDATE;
+        SELECT * INTO v_cache FROM stent.cache c WHERE c.key = v_call.key FOR UPDATE;
         IF v_cache.state = 'ready' AND (v_cache.expires_at IS NULL OR v_cache.expires_at > v_now) THEN
-            v_mode := 'hit';
-        ELSIF v_cache.state = 'pending' AND EXISTS (
-                SELECT 1 FROM stent.tasks o WHERE o.id = v_cache.owner_task_id AND o.state IN ('pending', 'running')) THEN
-            v_mode := 'follow';
+            v_modes := v_modes || jsonb_build_object(v_call.ord::text, 'hit');
+            v_values := v_values || jsonb_build_object(v_call.ord::text, coalesce(v_cache.value, 'null'::jsonb));
+        ELSIF v_call.key = ANY (v_running) OR (v_cache.state = 'pending' AND EXISTS (
+                SELECT 1 FROM stent.tasks o WHERE o.id = v_cache.owner_task_id AND o.state IN ('pending', 'running'))) THEN
+            v_modes := v_modes || jsonb_build_object(v_call.ord::text, 'follow');
+        ELSE
+            v_running := v_running || v_call.key;
         END IF;
-    END IF;
+    END LOOP;
 
-    INSERT INTO stent.tasks AS t
-        (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output,
-         max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter,
-         retry_on, timeout, run_at, created_at, finished_at, concurrency_key, cache_key, cache_ttl,
-         trace_context)
-    VALUES (v_parent.execution_id, v_parent.id, p_seq, coalesce(r->>'kind', 'activity'), r->>'name',
-            CASE v_mode WHEN 'hit' THEN 'completed' WHEN 'follow' THEN 'waiting' ELSE 'pending' END,
-            coalesce(r->>'queue', 'default'), coalesce((r->>'priority')::smallint, 0),
-            ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'tags') WHEN 'array' THEN r->'tags' ELSE '[]' END)),
-            coalesce(r->'input', 'null'::jsonb),
-            CASE WHEN v_mode = 'hit' THEN coalesce(v_cache.value, 'null'::jsonb) END,
-            coalesce((r->>'max_attempts')::integer, 3),
-            make_interval(secs => coalesce((r->>'retry_initial_delay_ms')::double precision, 1000) / 1000),
-            coalesce((r->>'retry_backoff_factor')::double precision, 2),
-            make_interval(secs => coalesce((r->>'retry_max_delay_ms')::double precision, 300000) / 1000),
-            coalesce((r->>'retry_jitter')::double precision, 0.1),
-            ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'retry_on') WHEN 'array' THEN r->'retry_on' ELSE '[]' END)),
-            make_interval(secs => (r->>'timeout_ms')::double precision / 1000),
-            least(v_now, v_parent.run_at), v_now, CASE WHEN v_mode = 'hit' THEN v_now END,
-            nullif(coalesce(r->>'concurrency_key', coalesce(r->'input', 'null'::jsonb) #>> CASE jsonb_typeof(r->'key_path')
-                WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''),
-            v_key, make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000),
-            CASE WHEN jsonb_typeof(r->'trace_context') = 'object' THEN r->'trace_context' END)
-    ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING
-    RETURNING * INTO v_row;
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT * FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
-        RETURN;
-    END IF;
-    IF v_mode = 'run' THEN
-        IF v_key IS NOT NULL THEN
-            UPDATE stent.cache c SET state = 'pending', owner_task_id = v_row.id, value = NULL, expires_at = NULL
-            WHERE c.key = v_key;
-        END IF;
-        PERFORM pg_notify('stent_tasks', v_row.queue);
-    END IF;
-    RETURN NEXT v_row;
+    WITH inserted AS (
+        INSERT INTO stent.tasks AS t
+            (execution_id, parent_task_id, seq, kind, name, state, queue, priority, tags, input, output,
+             max_attempts, retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter,
+             retry_on, timeout, run_at, created_at, finished_at, concurrency_key, cache_key, cache_ttl,
+             trace_context)
+        SELECT p.execution_id, p.id, (s.v->>'seq')::integer, coalesce(r->>'kind', 'activity'), r->>'name',
+               CASE v_modes->>s.ord::text WHEN 'hit' THEN 'completed' WHEN 'follow' THEN 'waiting' ELSE 'pending' END,
+               coalesce(r->>'queue', 'default'), coalesce((r->>'priority')::smallint, 0),
+               ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'tags') WHEN 'array' THEN r->'tags' ELSE '[]' END)),
+               coalesce(r->'input', 'null'::jsonb),
+               v_values->s.ord::text,
+               coalesce((r->>'max_attempts')::integer, 3),
+               make_interval(secs => coalesce((r->>'retry_initial_delay_ms')::double precision, 1000) / 1000),
+               coalesce((r->>'retry_backoff_factor')::double precision, 2),
+               make_interval(secs => coalesce((r->>'retry_max_delay_ms')::double precision, 300000) / 1000),
+               coalesce((r->>'retry_jitter')::double precision, 0.1),
+               ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'retry_on') WHEN 'array' THEN r->'retry_on' ELSE '[]' END)),
+               make_interval(secs => (r->>'timeout_ms')::double precision / 1000),
+               least(v_now, p.run_at), v_now, CASE WHEN v_modes->>s.ord::text = 'hit' THEN v_now END,
+               nullif(coalesce(r->>'concurrency_key', coalesce(r->'input', 'null'::jsonb) #>> CASE jsonb_typeof(r->'key_path')
+                   WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''),
+               r->>'cache_key', make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000),
+               CASE WHEN jsonb_typeof(r->'trace_context') = 'object' THEN r->'trace_context' END
+        FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS s(v, ord)
+        CROSS JOIN LATERAL (SELECT s.v->'request' AS r) q
+        JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
+                          AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+        ORDER BY p.id, (s.v->>'seq')::integer
+        ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING
+        RETURNING t.id, t.state, t.queue, t.cache_key
+    ), owned AS (
+        -- A call that runs with a cache key owns it: calls of the same key wait for its result.
+        UPDATE stent.cache c SET state = 'pending', owner_task_id = i.id, value = NULL, expires_at = NULL
+        FROM inserted i
+        WHERE i.state = 'pending' AND i.cache_key IS NOT NULL AND c.key = i.cache_key
+    )
+    SELECT array_agg(DISTINCT i.queue) FILTER (WHERE i.state = 'pending') INTO v_queues FROM inserted i;
+    PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
+
+    -- A new snapshot: this statement's rows and any recorded by a racing attempt.
+    RETURN QUERY
+    SELECT x.*
+    FROM jsonb_array_elements(p_calls) AS s(v)
+    JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
+                      AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+    JOIN stent.tasks x ON x.parent_task_id = p.id AND x.seq = (s.v->>'seq')::integer;
 END;
 $$;
 

@@ -82,3 +82,6 @@ ORDER BY t.queue;
 SELECT r.ord::integer AS ord, r.lease_lost::boolean AS lease_lost, coalesce(r.kind, '')::text AS kind,
        coalesce(r.name, '')::text AS name, r.output::jsonb AS output
 FROM stent.record_steps(@steps::jsonb) AS r;
+
+-- name: TaskCallChildren :many
+SELECT * FROM stent.call_children(@calls::jsonb);
