@@ -31,7 +31,7 @@ func TestCallChildrenPerCall(t *testing.T) {
 
 	rows, err := b.store.CallChildren(b.ctx, []store.ChildCall{
 		{Parent: p1.ID, Token: p1.LeaseToken, Seq: 0, Request: req("again")}, // position taken
-		{Parent: p2.ID, Token: p2.LeaseToken + 1, Seq: 0, Request: req("y")},  // stale token
+		{Parent: p2.ID, Token: p2.LeaseToken + 1, Seq: 0, Request: req("y")}, // stale token
 		{Parent: p2.ID, Token: p2.LeaseToken, Seq: 1, Request: req("z")},
 		{Parent: p1.ID, Token: p1.LeaseToken, Seq: 1, Request: req("w")},
 	})
