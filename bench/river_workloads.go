@@ -124,19 +124,30 @@ func riverInsertAll(ctx context.Context, c *river.Client[pgx.Tx], n int, args fu
 	return nil
 }
 
-func riverBurndown(ctx context.Context, e *env, sys system, o options) (sample, error) {
+// riverNoopRun is a fresh database with River's schema and a client whose no-op worker
+// records n jobs in its tracker.
+func riverNoopRun(ctx context.Context, e *env, sys system, o options, n int) (*database, *river.Client[pgx.Tx], *tracker, error) {
 	db, err := e.freshDB(ctx, o.concurrency+10)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	defer db.drop()
-	t := newTracker(o.jobs)
+	t := newTracker(n)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &riverNoopWorker{t: t})
 	c, err := riverClient(ctx, db, sys, o, workers)
 	if err != nil {
+		db.drop()
+		return nil, nil, nil, err
+	}
+	return db, c, t, nil
+}
+
+func riverBurndown(ctx context.Context, e *env, sys system, o options) (sample, error) {
+	db, c, t, err := riverNoopRun(ctx, e, sys, o, o.jobs)
+	if err != nil {
 		return nil, err
 	}
+	defer db.drop()
 	if err := riverInsertAll(ctx, c, o.jobs, func(i int) river.JobArgs { return riverNoopArgs{N: i} }); err != nil {
 		return nil, err
 	}
@@ -164,18 +175,11 @@ func riverBurndown(ctx context.Context, e *env, sys system, o options) (sample, 
 }
 
 func riverLatency(ctx context.Context, e *env, sys system, o options) (sample, error) {
-	db, err := e.freshDB(ctx, o.concurrency+10)
+	db, c, t, err := riverNoopRun(ctx, e, sys, o, o.latencyJobs)
 	if err != nil {
 		return nil, err
 	}
 	defer db.drop()
-	t := newTracker(o.latencyJobs)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &riverNoopWorker{t: t})
-	c, err := riverClient(ctx, db, sys, o, workers)
-	if err != nil {
-		return nil, err
-	}
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
