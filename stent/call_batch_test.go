@@ -3,6 +3,7 @@ package stent_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -42,7 +43,7 @@ func TestCallChildrenPerCall(t *testing.T) {
 	require.Nil(t, rows[1], "a stale token records nothing")
 	require.Equal(t, "pending", rows[2].State)
 	require.JSONEq(t, `"z"`, string(rows[2].Input))
-	require.Equal(t, p2.RunAt, rows[2].RunAt, "due from the parent's due time")
+	require.Equal(t, p2.RunAt.Add(-time.Microsecond), rows[2].RunAt, "due just before the parent's due time")
 	require.Equal(t, "pending", rows[3].State)
 	require.Equal(t, 2, b.count(t, "select count(*) from stent.tasks where parent_task_id = $1", p1.ID))
 	require.Equal(t, 1, b.count(t, "select count(*) from stent.tasks where parent_task_id = $1", p2.ID))

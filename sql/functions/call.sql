@@ -6,11 +6,12 @@
 -- the child waits for it ('waiting', completed with the owner's result: single flight);
 -- otherwise the child runs and owns the key. The request's trace_context (the calling
 -- attempt's span, W3C headers) is stored with the child so that its attempts, on whatever
--- worker, continue the workflow's trace. The child is due from its parent's own due time
--- (run_at), not from now: claims take tasks in (priority, run_at, id) order, so the calls of
--- workflows already running go ahead of workflows still queued behind them — work begun is
--- finished before new work starts, and a workflow waiting in memory for its child is not left
--- to suspend behind a backlog. Fenced by the parent's lease token (ST001). If the position
+-- worker, continue the workflow's trace. The child is due from just before its parent's own
+-- due time (run_at − 1 µs), not from now: claims take tasks in (priority, run_at, id) order,
+-- so the calls of workflows already running go ahead of workflows still queued — even those
+-- dispatched in the same instant as the parent — work begun is finished before new work
+-- starts, and a workflow waiting in memory for its child is not left to suspend behind a
+-- backlog. Fenced by the parent's lease token (ST001). If the position
 -- is already recorded, nothing is written. Returns the row at that position. (The work is
 -- done by stent.call_children, below.)
 CREATE OR REPLACE FUNCTION stent.call_child(
@@ -113,7 +114,7 @@ BEGIN
                coalesce((r->>'retry_jitter')::double precision, 0.1),
                ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(r->'retry_on') WHEN 'array' THEN r->'retry_on' ELSE '[]' END)),
                make_interval(secs => (r->>'timeout_ms')::double precision / 1000),
-               least(v_now, p.run_at), v_now, CASE WHEN v_modes->>s.ord::text = 'hit' THEN v_now END,
+               least(v_now, p.run_at - interval '1 microsecond'), v_now, CASE WHEN v_modes->>s.ord::text = 'hit' THEN v_now END,
                nullif(coalesce(r->>'concurrency_key', coalesce(r->'input', 'null'::jsonb) #>> CASE jsonb_typeof(r->'key_path')
                    WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'key_path')) END), ''),
                r->>'cache_key', make_interval(secs => (r->>'cache_ttl_ms')::double precision / 1000),
