@@ -109,17 +109,25 @@ func (rt *runtime) waitResident(cp *store.Task) *store.Task {
 		rt.onWait(true)
 		defer rt.onWait(false)
 	}
-	// A child run by this process wakes the wait as soon as its outcome is committed; one run
-	// elsewhere is seen at the next poll.
-	finished, stop := hub.Wait(cp.ID)
+	// The wait wakes as soon as the child's outcome is committed: at once when this process
+	// ran it, through the 'stent_calls' notification when another did (a completion; a
+	// failure or a lost notification is seen at the next poll).
+	waiter, stop := hub.Wait(cp.ID)
 	defer stop()
+	woken := waiter.C
 	ctx := context.Background()
 	deadline := time.Now().Add(rt.residentWait)
-	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
+	for pause := 25 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
 		timer := time.NewTimer(min(pause, time.Until(deadline)))
 		select {
-		case <-finished:
-			finished = nil // woken once; poll after that
+		case <-woken:
+			woken = nil // woken once; poll after that
+			if o := waiter.Outcome(); o != nil {
+				timer.Stop()
+				done := *cp
+				done.State, done.Output = o.State, o.Output
+				return &done
+			}
 		case <-timer.C:
 		}
 		timer.Stop()

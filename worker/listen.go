@@ -3,7 +3,10 @@ package worker
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 
+	"github.com/stentdev/stent/internal/hub"
 	"github.com/stentdev/stent/internal/notifier"
 	"github.com/stentdev/stent/stent"
 )
@@ -12,6 +15,7 @@ import (
 const (
 	channelTasks  = "stent_tasks"  // payload: a queue with new or re-queued work
 	channelCancel = "stent_cancel" // payload: a cancelled execution's id
+	channelCalls  = "stent_calls"  // payload: completed calls of running workflows, comma separated
 )
 
 // listen turns notifications into wake-ups of the claim loop and cancellations of running
@@ -39,6 +43,12 @@ func (w *Worker) listen(ctx context.Context, sub *notifier.Subscription) {
 				}
 			case n.Channel == channelCancel:
 				w.cancelExecution(n.Payload)
+			case n.Channel == channelCalls:
+				for _, id := range strings.Split(n.Payload, ",") {
+					if v, err := strconv.ParseInt(id, 10, 64); err == nil {
+						hub.Finished(v, nil) // a workflow of this process waiting for it resumes now
+					}
+				}
 			}
 		}
 	}

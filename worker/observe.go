@@ -63,8 +63,11 @@ func (w *Worker) startSpan(a *attempt) context.Context {
 // ended its execution, as a finished execution.
 func (w *Worker) finish(a *attempt, outcome stent.AttemptOutcome, err error) {
 	t := a.task
-	if outcome == stent.OutcomeCompleted || outcome == stent.OutcomeDeadLettered {
-		hub.Finished(t.ID) // a workflow of this process waiting for it resumes now
+	switch { // a workflow of this process waiting for the task resumes now
+	case outcome == stent.OutcomeCompleted && a.out != nil: // (transactional completions keep no copy)
+		hub.Finished(t.ID, &hub.Outcome{State: "completed", Output: a.out})
+	case outcome == stent.OutcomeCompleted, outcome == stent.OutcomeDeadLettered:
+		hub.Finished(t.ID, nil)
 	}
 	w.metrics.AttemptFinished(t.Name, t.Queue, outcome, a.ran)
 	if !t.ParentTaskID.Valid {

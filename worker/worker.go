@@ -166,7 +166,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			stopBG()
 			return fmt.Errorf("stent: starting listener: %w", err)
 		}
-		sub = n.Subscribe(channelTasks, channelCancel)
+		sub = n.Subscribe(channelTasks, channelCancel, channelCalls)
 		wg.Add(1)
 		go func() { defer wg.Done(); w.listen(bg, sub) }()
 	}

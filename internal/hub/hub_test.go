@@ -15,29 +15,34 @@ func TestFinishedWakesEveryWaiterOnce(t *testing.T) {
 	defer stopB()
 	defer stopOther()
 
-	Finished(41)
-	for _, ch := range []<-chan struct{}{a, b} {
+	out := &Outcome{State: "completed", Output: []byte(`7`)}
+	Finished(41, out)
+	for _, w := range []*Waiter{a, b} {
 		select {
-		case <-ch:
+		case <-w.C:
+			require.Equal(t, out, w.Outcome())
 		default:
 			require.FailNow(t, "a waiter of the finished task was not woken")
 		}
 	}
 	select {
-	case <-other:
+	case <-other.C:
 		require.FailNow(t, "a waiter of another task was woken")
 	default:
 	}
-	Finished(41) // a second report finds nobody and must not close a channel twice
+	Finished(41, nil) // a second report finds nobody and must not close a channel twice
+	Finished(42, nil)
+	<-other.C
+	require.Nil(t, other.Outcome(), "a report without an outcome leaves the waiter to read it")
 }
 
 func TestStopForgetsTheWaiter(t *testing.T) {
 	t.Parallel()
-	ch, stop := Wait(7)
+	w, stop := Wait(7)
 	stop()
-	Finished(7)
+	Finished(7, nil)
 	select {
-	case <-ch:
+	case <-w.C:
 		require.FailNow(t, "a waiter that stopped waiting was woken")
 	default:
 	}

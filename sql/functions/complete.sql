@@ -3,7 +3,9 @@
 -- that fencing token; otherwise it is reported ok = false (lease lost) and nothing changes.
 -- A completed root task completes its execution (unless the execution is already terminal:
 -- terminal states are sticky), and finished executions are announced on 'stent_executions'
--- with their ids, comma separated, at most 100 per notification.
+-- with their ids, comma separated, at most 100 per notification. Completed calls of running
+-- workflows (which may be waiting for them in a worker's memory) are announced the same way
+-- on 'stent_calls', so that the waiting worker resumes at once wherever the call ran.
 CREATE OR REPLACE FUNCTION stent.complete_tasks(
     p_task_ids bigint[],
     p_tokens bigint[],
@@ -21,6 +23,7 @@ DECLARE
     v_names   text[];
     v_queues  text[];
     v_parents bigint[];
+    v_calls   bigint[];
     v_cached  jsonb;
 BEGIN
     IF cardinality(p_task_ids) <> cardinality(p_tokens) OR cardinality(p_task_ids) <> cardinality(p_outputs) THEN
@@ -55,10 +58,11 @@ BEGIN
     SELECT (SELECT array_agg(id) FROM done), (SELECT array_agg(id) FROM finished),
            (SELECT array_agg(name) FROM done), (SELECT array_agg(queue) FROM done),
            (SELECT array_agg(parent_task_id) FROM done WHERE wakes_parent),
+           (SELECT array_agg(id) FROM done WHERE parent_task_id IS NOT NULL AND NOT wakes_parent),
            (SELECT jsonb_agg(jsonb_build_object('id', id, 'key', cache_key, 'output', output,
                                                 'ttl_s', extract(epoch FROM cache_ttl)))
             FROM done WHERE cache_key IS NOT NULL)
-    INTO v_done, v_exec, v_names, v_queues, v_parents, v_cached;
+    INTO v_done, v_exec, v_names, v_queues, v_parents, v_calls, v_cached;
 
     IF v_cached IS NOT NULL THEN
         v_parents := coalesce(v_parents, '{}') || stent.fill_cache(v_cached, v_now);
@@ -66,6 +70,9 @@ BEGIN
 
     PERFORM stent.wake_parents(v_parents, v_now);
     PERFORM stent.notify_finished(v_exec);
+    PERFORM pg_notify('stent_calls', string_agg(x.id::text, ','))
+    FROM (SELECT id, (row_number() OVER () - 1) / 100 AS g FROM unnest(v_calls) AS id) x
+    GROUP BY x.g;
     PERFORM stent.notify_slots_freed(v_names, v_queues);
 
     RETURN QUERY
