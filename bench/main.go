@@ -3,9 +3,10 @@
 // a fresh database per run, three runs per workload and system; it reports the median and
 // min–max and, with -doc, writes docs/benchmarks.md and its chart:
 //
-//	go run ./bench -doc ../docs/benchmarks.md            # from bench/: everything (~15 min)
-//	go run ./bench -workloads burndown,latency -systems stent,river-fast -runs 1
-//	DATABASE_URL=postgres://… go run ./bench             # an existing server (creates databases)
+//	cd bench                                         # a module of its own (River, DBOS)
+//	go run . -doc ../docs/benchmarks.md              # everything, 3 runs each (~20 min)
+//	go run . -workloads burndown,latency -systems stent,river-fast -runs 1
+//	DATABASE_URL=postgres://… go run .               # an existing server (creates databases)
 //
 // Every run verifies its work (every job ran exactly once, every workflow returned its
 // expected result) before its figure counts. See workloads.go for the workloads.
