@@ -27,7 +27,6 @@ type Summary struct {
 	// Workload.
 	Executions      int // dispatched
 	ByState         map[stent.ExecutionState]int
-	DeadLettered    int // failing executions, each checked for its dead letter
 	Tasks           int
 	SignalsSent     int64
 	CancelsSent     int64
