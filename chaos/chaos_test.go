@@ -90,11 +90,11 @@ func TestChaosSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	s, err := Run(ctx, cfg)
+	logs.mu.Lock()
+	t.Logf("soak progress:\n%s", progress.String())
+	logs.mu.Unlock()
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs.mu.Lock()
-			t.Logf("soak progress:\n%s", progress.String())
-			logs.mu.Unlock()
 			logs.logTails(t)
 		}
 	})

@@ -26,6 +26,7 @@ type monkey struct {
 	pool    *pgxpool.Pool
 	rng     *rand.Rand
 	log     io.Writer
+	wd      *watchdog
 
 	kills        int
 	pauses       int
@@ -49,7 +50,9 @@ const (
 		  and not (query ilike '%listen "stent_%' or query = '-- ping')`
 )
 
-// run injects faults until the duration has passed.
+// run injects faults until the duration has passed. The restarts and the hang are made even
+// if the host is so slow that their time comes only after that, and every other kind of
+// fault at least once (see catchUp).
 func (m *monkey) run(ctx context.Context, d time.Duration) {
 	start := time.Now()
 	end := start.Add(d)
@@ -57,14 +60,16 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 	modes := []string{"fast", "immediate"}
 	hangAt := start.Add(d / 2)
 	if m.cluster == nil {
-		hangAt = end // not our server
+		hangAt = end.Add(time.Hour) // not our server
 	}
 	nextKill := time.Now().Add(m.jitter(m.cfg.KillEvery))
 	nextTerm := time.Now().Add(m.cfg.TerminateEvery / 2)
 	nextPause := time.Now().Add(m.cfg.PauseEvery / 2)
 	pauseFor := workerConfig("").LeaseDuration + 2*time.Second
 	listener := true
+	wd := m.wd
 	for {
+		wd.doing("")
 		next := minTime(end, nextKill, nextTerm, nextPause, hangAt)
 		if m.cluster != nil && len(restartAt) > 0 {
 			next = minTime(next, restartAt[0])
@@ -76,28 +81,53 @@ func (m *monkey) run(ctx context.Context, d time.Duration) {
 		}
 		now := time.Now()
 		switch {
-		case !now.Before(end):
+		case !now.Before(end) && hangAt.After(end) && (m.cluster == nil || len(restartAt) == 0):
+			wd.doing("catch-up")
+			m.catchUp(ctx, pauseFor)
 			return
 		case !now.Before(hangAt):
+			wd.doing("hang")
 			m.hang(workerConfig("").LeaseDuration + 3*time.Second)
 			hangAt = end.Add(time.Hour) // once
 		case m.cluster != nil && len(restartAt) > 0 && !now.Before(restartAt[0]):
+			wd.doing("restart")
 			m.restart(ctx, modes[0])
 			restartAt, modes = restartAt[1:], modes[1:]
 		case !now.Before(nextPause):
 			if now.Add(pauseFor).Before(end) { // every worker runs again before the faults end
+				wd.doing("pause")
 				m.pause(pauseFor)
 			}
 			nextPause = time.Now().Add(m.cfg.PauseEvery)
 		case !now.Before(nextKill):
+			wd.doing("kill")
 			m.kill()
 			nextKill = time.Now().Add(m.jitter(m.cfg.KillEvery))
 		case !now.Before(nextTerm):
+			wd.doing("terminate")
 			if m.terminate(ctx, listener) {
 				listener = !listener
 				nextTerm = time.Now().Add(m.cfg.TerminateEvery)
 			} else {
 				nextTerm = time.Now().Add(500 * time.Millisecond) // none yet: reconnecting after a restart
+			}
+		}
+	}
+}
+
+// catchUp makes each kind of worker fault happen at least once, however slow the host was
+// (or however long something else kept this process stopped).
+func (m *monkey) catchUp(ctx context.Context, pauseFor time.Duration) {
+	if m.kills == 0 {
+		m.kill()
+	}
+	if m.pauses == 0 {
+		m.pause(pauseFor)
+	}
+	for _, listener := range []bool{true, false} {
+		for try := 0; try < 20 && (listener && m.listenerKill == 0 || !listener && m.backendKill == 0); try++ {
+			if !m.terminate(ctx, listener) {
+				time.Sleep(500 * time.Millisecond) // the workers may still be reconnecting
 			}
 		}
 	}

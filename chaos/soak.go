@@ -27,6 +27,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	run := newRunID()
+	fmt.Fprintf(cfg.Progress, "%s  preparing soak %s\n", stamp(), run)
 	url := cfg.DatabaseURL
 	var cluster *pglaunch.Cluster
 	if url == "" {
@@ -36,6 +37,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 		defer func() { _ = c.Stop() }()
 		cluster, url = c, c.URL("postgres")
+		fmt.Fprintf(cfg.Progress, "%s  Postgres started\n", stamp())
 	}
 	pool, err := dispatcherPool(ctx, url)
 	if err != nil {
@@ -68,14 +70,21 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 	}()
 
+	wd := startWatchdog(cfg.Progress, 15*time.Second)
+	watching := true
+	defer func() {
+		if watching {
+			wd.close()
+		}
+	}()
 	rng := mrand.New(mrand.NewPCG(cfg.Seed, 1))
 	d := &dispatcher{client: client, wl: wl, run: run, every: cfg.DispatchEvery, rng: mrand.New(mrand.NewPCG(cfg.Seed, 2))}
-	m := &monkey{cfg: cfg, fleet: fl, cluster: cluster, pool: pool, rng: rng, log: cfg.Progress}
+	m := &monkey{cfg: cfg, fleet: fl, cluster: cluster, pool: pool, rng: rng, log: cfg.Progress, wd: wd}
 	faultCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	dispatchDone := make(chan struct{})
 	go func() { defer close(dispatchDone); d.dispatch(faultCtx) }()
-	m.run(faultCtx, cfg.Duration)
+	m.run(ctx, cfg.Duration)
 	faultsEnd := time.Now()
 	if ctx.Err() != nil {
 		<-dispatchDone
@@ -110,6 +119,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	for _, id := range fl.stop(30 * time.Second) {
 		s.Failures = append(s.Failures, "worker "+id+" did not stop within 30s of being asked")
 	}
+	watching = false
+	s.Stalled = wd.close()
+	fmt.Fprintf(cfg.Progress, "%s  workers stopped; checking\n", stamp())
 	s.UnexpectedExits = fl.unexpectedExits()
 	for _, e := range s.UnexpectedExits {
 		s.Failures = append(s.Failures, "worker exited on its own: "+e)
@@ -124,6 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := check(ctx, client, run, d.executions(), s); err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(cfg.Progress, "%s  checked; stopping Postgres\n", stamp())
 	return s, nil
 }
 

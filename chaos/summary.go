@@ -27,7 +27,6 @@ type Summary struct {
 	// Workload.
 	Executions      int // dispatched
 	ByState         map[stent.ExecutionState]int
-	DeadLettered    int // failing executions, each checked for its dead letter
 	Tasks           int
 	SignalsSent     int64
 	CancelsSent     int64
@@ -47,6 +46,7 @@ type Summary struct {
 	WorkersProbed   int // worker processes that ran a probe after the drain
 	DoctorFindings  []string
 
+	Stalled            time.Duration // how long the soak process itself was not running (host)
 	Drain              time.Duration // from the last fault until every execution finished
 	DrainAfterDispatch time.Duration // from the end of dispatching until then
 
@@ -87,6 +87,10 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  workers live at end   %d of %d ran a probe routed to them\n", s.WorkersProbed, s.Workers)
 	fmt.Fprintf(w, "  drain after last fault %s (after dispatching stopped: %s)\n", s.Drain.Round(time.Millisecond), s.DrainAfterDispatch.Round(time.Millisecond))
 	fmt.Fprintf(w, "  doctor findings       %d\n", len(s.DoctorFindings))
+	if s.Stalled > 0 {
+		fmt.Fprintf(w, "  note: the soak process itself was stalled %s in all (an overloaded or interfering host);\n"+
+			"  its timings are not meaningful\n", s.Stalled.Round(100*time.Millisecond))
+	}
 	if s.OK() {
 		fmt.Fprintln(w, "PASS: every invariant held")
 		return
