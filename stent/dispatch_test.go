@@ -234,6 +234,27 @@ func TestDispatchEarlyCommitIsVisibleAndDurable(t *testing.T) {
 	require.Equal(t, "pending", state)
 	_, err = conn.Exec(b.ctx, "select stent.await_durable()")
 	require.NoError(t, err)
+
+	// The wait flushes the WAL past an earlier asynchronous commit of another session (the
+	// WAL writer would flush it within wal_writer_delay, 200 ms, so read the flush position
+	// right away).
+	other, err := b.pool.Acquire(b.ctx)
+	require.NoError(t, err)
+	defer other.Release()
+	tx, err := other.Begin(b.ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(b.ctx, "set local synchronous_commit = off")
+	require.NoError(t, err)
+	_, err = tx.Exec(b.ctx, "update stent.executions set tags = tags where id = $1", id)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(b.ctx))
+	var written string
+	require.NoError(t, other.QueryRow(b.ctx, "select pg_current_wal_insert_lsn()::text").Scan(&written))
+	_, err = conn.Exec(b.ctx, "select stent.await_durable()")
+	require.NoError(t, err)
+	var flushed bool
+	require.NoError(t, conn.QueryRow(b.ctx, "select pg_current_wal_flush_lsn() >= $1::pg_lsn", written).Scan(&flushed))
+	require.True(t, flushed, "await_durable flushed the WAL past the asynchronous commit")
 	var setting string
 	require.NoError(t, b.pool.QueryRow(b.ctx, "select current_setting('synchronous_commit')").Scan(&setting))
 	require.Equal(t, "on", setting, "the early commit's synchronous_commit=off is local to its transaction")

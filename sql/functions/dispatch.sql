@@ -182,9 +182,11 @@ $$;
 
 -- stent.await_durable: returns once every transaction committed before the call is durable
 -- (flushed to disk, and to synchronous standbys where synchronous_commit asks for that). It
--- takes a transaction id, so its own commit writes a commit record and waits, under the
--- session's synchronous_commit, for the WAL to be flushed up to that record — past every
--- earlier commit, whichever connection made it. The Go client commits a dispatch
+-- writes one small WAL record (a transactional logical message, prefix 'stent', which logical
+-- decoding consumers ignore unless they ask for messages), so that its commit waits, under
+-- the session's synchronous_commit, for the WAL to be flushed up to it — past every earlier
+-- commit, whichever connection made it. (A transaction that writes no WAL commits without a
+-- flush even when it holds a transaction id.) The Go client commits a dispatch
 -- asynchronously, so that workers see and claim the new tasks while the WAL is being flushed,
 -- then calls this before it reports the dispatch as done.
 CREATE OR REPLACE FUNCTION stent.await_durable()
@@ -194,6 +196,6 @@ VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pg_current_xact_id();
+    PERFORM pg_logical_emit_message(true, 'stent', 'durable');
 END;
 $$;
