@@ -42,12 +42,12 @@ type batched[Req, Res any] struct {
 	done chan struct{}
 }
 
-// batcherFor returns the pool's batcher in owner, made by make if it has none.
-func batcherFor[Req, Res any](owner *sync.Map, pool *pgxpool.Pool, make func() *batcher[Req, Res]) *batcher[Req, Res] {
+// batcherFor returns the pool's batcher in owner, made by create if it has none.
+func batcherFor[Req, Res any](owner *sync.Map, pool *pgxpool.Pool, create func() *batcher[Req, Res]) *batcher[Req, Res] {
 	if v, ok := owner.Load(pool); ok {
 		return v.(*batcher[Req, Res])
 	}
-	b := make()
+	b := create()
 	b.owner, b.pool = owner, pool
 	v, _ := owner.LoadOrStore(pool, b)
 	return v.(*batcher[Req, Res])
