@@ -205,7 +205,7 @@ func stentSuspended(ctx context.Context, pool *pgxpool.Pool, o options, n int) (
 		return childReport{}, err
 	}
 	defer func() { _ = stop() }()
-	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM stent.tasks WHERE state = 'waiting' AND kind = 'signal'", n); err != nil {
+	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM stent.tasks WHERE state = 'waiting' AND kind = 'signal'", n, 10*time.Millisecond); err != nil {
 		return childReport{}, err
 	}
 	rep := childReport{Goroutines: settle(), RSSMB: procStatusKB("VmRSS") / 1024}
@@ -247,7 +247,7 @@ func dbosSuspended(ctx context.Context, pool *pgxpool.Pool, sys system, o option
 	}
 	// Recv records its wait in notifications state; every workflow has started once each
 	// has its status row PENDING and its Recv step registered.
-	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND name = 'bench.waiter'", n); err != nil {
+	if err := pollCount(ctx, pool, "SELECT /*bench*/ count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND name = 'bench.waiter'", n, 10*time.Millisecond); err != nil {
 		return childReport{}, err
 	}
 	rep := childReport{Goroutines: settle(), RSSMB: procStatusKB("VmRSS") / 1024}
@@ -264,8 +264,8 @@ func dbosSuspended(ctx context.Context, pool *pgxpool.Pool, sys system, o option
 	return rep, nil
 }
 
-// pollCount polls query until it returns want.
-func pollCount(ctx context.Context, pool *pgxpool.Pool, query string, want int) error {
+// pollCount polls query every interval until it returns want (or drainTimeout passes).
+func pollCount(ctx context.Context, pool *pgxpool.Pool, query string, want int, every time.Duration) error {
 	deadline := time.Now().Add(drainTimeout)
 	for {
 		var got int
@@ -278,6 +278,6 @@ func pollCount(ctx context.Context, pool *pgxpool.Pool, query string, want int) 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d reached (%s)", got, want, query)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(every)
 	}
 }

@@ -20,6 +20,9 @@ import (
 
 const dbosQueue = "bench"
 
+// dbosSucceeded counts the workflows recorded SUCCESS.
+const dbosSucceeded = "SELECT /*bench*/ count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'"
+
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // dbosRun is a fresh database with DBOS's schema and an executor context (not launched).
@@ -98,24 +101,6 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-// waitSucceeded waits until n workflows are recorded SUCCESS.
-func (r *dbosRun) waitSucceeded(ctx context.Context, n int) error {
-	deadline := time.Now().Add(drainTimeout)
-	for {
-		var ok int
-		if err := r.db.pool.QueryRow(ctx, "SELECT /*bench*/ count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'").Scan(&ok); err != nil {
-			return err
-		}
-		if ok >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d DBOS workflows succeeded", ok, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func dbosBurndown(ctx context.Context, e *env, sys system, o options) (sample, error) {
 	r, err := newDBOSRun(ctx, e, sys, o, o.concurrency+10)
 	if err != nil {
@@ -141,7 +126,7 @@ func dbosBurndown(ctx context.Context, e *env, sys system, o options) (sample, e
 	}
 	err = t.wait(ctx, drainTimeout)
 	if err == nil {
-		err = r.waitSucceeded(ctx, o.jobs)
+		err = pollCount(ctx, r.db.pool, dbosSucceeded, o.jobs, time.Millisecond)
 	}
 	elapsed := time.Since(start)
 	after, lerr := readDBLoad(ctx, r.db.pool)
@@ -240,7 +225,7 @@ func dbosStepRun(ctx context.Context, e *env, sys system, o options, queued bool
 			ids = append(ids, h.GetWorkflowID())
 		}
 	}
-	if err := r.waitSucceeded(ctx, o.workflows); err != nil {
+	if err := pollCount(ctx, r.db.pool, dbosSucceeded, o.workflows, time.Millisecond); err != nil {
 		return 0, err
 	}
 	elapsed := time.Since(start)

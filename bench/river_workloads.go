@@ -19,6 +19,10 @@ import (
 // The River side of the workloads: River's defaults, or its fastest fetch setting
 // (FetchCooldown 1 ms), one client with o.concurrency workers on the default queue.
 
+// riverCompleted counts completed jobs (River records completions in batches after Work
+// returns, so a run ends when the database shows them all).
+const riverCompleted = "SELECT /*bench*/ count(*) FROM river_job WHERE state = 'completed'"
+
 type riverNoopArgs struct {
 	N int `json:"n"`
 }
@@ -90,25 +94,6 @@ func riverClient(ctx context.Context, db *database, sys system, o options, worke
 	return river.NewClient(driver, cfg)
 }
 
-// riverWaitCompleted waits until n jobs are completed in the database (River records
-// completions in batches after Work returns).
-func riverWaitCompleted(ctx context.Context, pool *pgxpool.Pool, n int) error {
-	deadline := time.Now().Add(drainTimeout)
-	for {
-		var completed int
-		if err := pool.QueryRow(ctx, "SELECT /*bench*/ count(*) FROM river_job WHERE state = 'completed'").Scan(&completed); err != nil {
-			return err
-		}
-		if completed == n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d River jobs completed", completed, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // riverInsertAll inserts jobs args(0..n-1) in bulk.
 func riverInsertAll(ctx context.Context, c *river.Client[pgx.Tx], n int, args func(i int) river.JobArgs) error {
 	const batch = 5000
@@ -162,7 +147,7 @@ func riverBurndown(ctx context.Context, e *env, sys system, o options) (sample, 
 	}
 	err = t.wait(ctx, drainTimeout)
 	if err == nil {
-		err = riverWaitCompleted(ctx, db.pool, o.jobs)
+		err = pollCount(ctx, db.pool, riverCompleted, o.jobs, time.Millisecond)
 	}
 	elapsed := time.Since(start)
 	after, lerr := readDBLoad(ctx, db.pool)
@@ -224,7 +209,7 @@ func riverSteps(ctx context.Context, e *env, sys system, o options) (sample, err
 	}
 	err = t.wait(ctx, drainTimeout)
 	if err == nil {
-		err = riverWaitCompleted(ctx, db.pool, o.workflows)
+		err = pollCount(ctx, db.pool, riverCompleted, o.workflows, time.Millisecond)
 	}
 	elapsed := time.Since(start)
 	if err := errors.Join(err, c.Stop(ctx), t.verifyOnce()); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -103,7 +102,7 @@ func stentBurndown(ctx context.Context, e *env, _ system, o options) (sample, er
 	if err == nil {
 		// Finished means recorded: wait for the last completion batch to commit.
 		_, err = noop.Wait(ctx, r.client, ids[len(ids)-1])
-		err = errors.Join(err, waitStentCompleted(ctx, r, o.jobs))
+		err = errors.Join(err, pollCount(ctx, r.db.pool, "SELECT /*bench*/ count(*) FROM stent.executions WHERE state = 'completed'", o.jobs, time.Millisecond))
 	}
 	elapsed := time.Since(start)
 	after, lerr := readDBLoad(ctx, r.db.pool)
@@ -116,24 +115,6 @@ func stentBurndown(ctx context.Context, e *env, _ system, o options) (sample, er
 	s := sample{mRate: float64(o.jobs) / elapsed.Seconds()}
 	s.perTask(before, after, o.jobs)
 	return s, nil
-}
-
-// waitStentCompleted waits until n executions are completed in the database.
-func waitStentCompleted(ctx context.Context, r *stentRun, n int) error {
-	deadline := time.Now().Add(drainTimeout)
-	for {
-		var completed int
-		if err := r.db.pool.QueryRow(ctx, "SELECT /*bench*/ count(*) FROM stent.executions WHERE state = 'completed'").Scan(&completed); err != nil {
-			return err
-		}
-		if completed == n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d executions completed", completed, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func stentLatency(ctx context.Context, e *env, _ system, o options) (sample, error) {

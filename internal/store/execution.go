@@ -25,26 +25,26 @@ type Dispatched struct {
 // on disk; only then is the dispatch reported done. (If that wait fails, as when the
 // connection drops, the dispatch may or may not have been kept, as with any failed commit.)
 func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched, error) {
-	var out []Dispatched
+	var rows []*db.ExecutionDispatchManyRow
+	var err error
 	if _, inTx := s.dbtx.(pgx.Tx); inTx {
-		rows, err := s.q.ExecutionDispatchMany(ctx, s.dbtx, requests)
-		if err != nil {
-			return nil, mapError("dispatch", err)
+		rows, err = s.q.ExecutionDispatchMany(ctx, s.dbtx, requests)
+	} else if early, e := s.q.ExecutionDispatchManyEarly(ctx, s.dbtx, requests); e != nil {
+		err = e
+	} else {
+		for _, r := range early {
+			rows = append(rows, (*db.ExecutionDispatchManyRow)(r))
 		}
-		for _, r := range rows {
-			out = append(out, Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created})
+		if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
+			return nil, mapError("dispatch: waiting for the commit to reach disk", err)
 		}
-		return out, nil
 	}
-	rows, err := s.q.ExecutionDispatchManyEarly(ctx, s.dbtx, requests)
 	if err != nil {
 		return nil, mapError("dispatch", err)
 	}
-	if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
-		return nil, mapError("dispatch: waiting for the commit to reach disk", err)
-	}
-	for _, r := range rows {
-		out = append(out, Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created})
+	out := make([]Dispatched, len(rows))
+	for i, r := range rows {
+		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created}
 	}
 	return out, nil
 }
