@@ -136,6 +136,9 @@ func stentLatency(ctx context.Context, e *env, _ system, o options) (sample, err
 	if err == nil {
 		err = t.wait(ctx, drainTimeout)
 	}
+	if os.Getenv("BENCH_DIAG") != "" {
+		printTopStatements(ctx, r.db.pool)
+	}
 	if err := errors.Join(err, stop(), t.verifyOnce()); err != nil {
 		return nil, err
 	}

@@ -68,6 +68,75 @@ func (q *Queries) ExecutionCounters(ctx context.Context, db DBTX, executionID uu
 	return items, nil
 }
 
+const executionDispatchEager = `-- name: ExecutionDispatchEager :many
+WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created, coalesce(d.lease_token, 0)::bigint AS lease_token,
+       coalesce(d.started_at, 'epoch')::timestamptz AS started_at,
+       coalesce(d.timeout_ms, 0)::double precision AS timeout_ms
+FROM stent.dispatch_eager($1::jsonb, $2::text, $3::text[], $4::text[],
+                          $5::text[], $6::integer,
+                          make_interval(secs => $7::double precision)) AS d, early
+`
+
+type ExecutionDispatchEagerParams struct {
+	Requests     []byte
+	WorkerID     string
+	Queues       []string
+	Names        []string
+	Tags         []string
+	Slots        int32
+	LeaseSeconds float64
+}
+
+type ExecutionDispatchEagerRow struct {
+	Ord         int32
+	ExecutionID uuid.UUID
+	TaskID      int64
+	Created     bool
+	LeaseToken  int64
+	StartedAt   time.Time
+	TimeoutMs   float64
+}
+
+// stent.dispatch_eager committed early like ExecutionDispatchManyEarly; a leased task carries
+// its fencing token (0 when not leased: tokens start above 0).
+func (q *Queries) ExecutionDispatchEager(ctx context.Context, db DBTX, arg *ExecutionDispatchEagerParams) ([]*ExecutionDispatchEagerRow, error) {
+	rows, err := db.Query(ctx, executionDispatchEager,
+		arg.Requests,
+		arg.WorkerID,
+		arg.Queues,
+		arg.Names,
+		arg.Tags,
+		arg.Slots,
+		arg.LeaseSeconds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionDispatchEagerRow
+	for rows.Next() {
+		var i ExecutionDispatchEagerRow
+		if err := rows.Scan(
+			&i.Ord,
+			&i.ExecutionID,
+			&i.TaskID,
+			&i.Created,
+			&i.LeaseToken,
+			&i.StartedAt,
+			&i.TimeoutMs,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionDispatchMany = `-- name: ExecutionDispatchMany :many
 SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
        d.created::boolean AS created

@@ -266,7 +266,19 @@ func (c *Client) dispatchRequests(ctx context.Context, st *store.Store, reqs []d
 	if err != nil {
 		return nil, fmt.Errorf("stent: encoding dispatch: %w", err)
 	}
-	res, err := st.DispatchMany(ctx, body)
+	var res []store.Dispatched
+	if w, target, ok := c.reserveEager(st, reqs); ok {
+		handed := false
+		res, err = st.DispatchEager(ctx, body, target, func(ds []store.Dispatched) {
+			handed = true
+			startEager(w, target, reqs, ds)
+		})
+		if !handed {
+			w.Release(int(target.Slots))
+		}
+	} else {
+		res, err = st.DispatchMany(ctx, body)
+	}
 	if err != nil {
 		return nil, mapStoreError(err)
 	}

@@ -36,6 +36,13 @@ func (a *attempt) lease() store.Lease {
 
 // startAttempt registers a claimed task and runs it in its own goroutine.
 func (w *Worker) startAttempt(t *store.Task) {
+	w.attempts.Add(1)
+	w.launch(t, false)
+}
+
+// launch runs a claimed task whose attempt is already counted in w.attempts; reserved says
+// it takes a slot set aside for an eager dispatch.
+func (w *Worker) launch(t *store.Task, reserved bool) {
 	w.claimed(t)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	a := &attempt{task: t, ctx: ctx, cancel: cancel}
@@ -59,8 +66,10 @@ func (w *Worker) startAttempt(t *store.Task) {
 	}
 	w.byExec[exec][t.ID] = a
 	w.active++
+	if reserved {
+		w.reserved--
+	}
 	w.mu.Unlock()
-	w.attempts.Add(1)
 	go w.runAttempt(a)
 }
 
@@ -108,7 +117,9 @@ func (w *Worker) runAttempt(a *attempt) {
 	w.active--
 	w.slotFreed.Broadcast()
 	w.mu.Unlock()
-	w.signalWake()
+	if w.starved.Load() {
+		w.signalWake() // the claim loop left work behind for want of a slot
+	}
 
 	cause := context.Cause(a.ctx)
 	switch {
@@ -302,7 +313,7 @@ func (w *Worker) lendSlot(waiting bool) {
 		return
 	}
 	w.returning++
-	for w.active >= w.cfg.Concurrency {
+	for w.active+w.reserved >= w.cfg.Concurrency {
 		w.slotFreed.Wait()
 	}
 	w.returning--

@@ -33,7 +33,9 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			}
 		}
 		claimed := 0
-		if free > 0 {
+		if free <= 0 {
+			w.starved.Store(true)
+		} else {
 			tasks, err := w.claim(ctx, free)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -54,6 +56,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			}
 			claimed, lastClaim = len(tasks), time.Now()
 			backlog = claimed == free
+			w.starved.Store(backlog)
 			if backlog {
 				poll = minPoll
 				continue // there may be more; claim again once slots free up

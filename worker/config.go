@@ -57,6 +57,13 @@ type Config struct {
 	// to other work. Long waits (sleeps, signals, fan-outs) always suspend at once. Default
 	// 200ms; -1 suspends at once.
 	ResidentWait time.Duration
+	// DisableEagerStart turns eager start off. With it on (the default), an execution this
+	// worker's client dispatches with Dispatch (not DispatchTx, not a batch, not delayed) is
+	// leased to this worker by the dispatch statement itself when the worker has a free slot
+	// and the task is next in its queue, and starts in memory without waiting for a
+	// notification and a claim. The database decides as a claim would (pauses, limits,
+	// back-offs, queue order); anything it does not lease stays pending for every worker.
+	DisableEagerStart bool
 
 	// now is the worker's own clock, for tests only (export_test.go offsets it to show that
 	// a skewed worker behaves like the others). The worker reads it solely to measure

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stentdev/stent/internal/eager"
 	"github.com/stentdev/stent/internal/notifier"
 	"github.com/stentdev/stent/internal/store"
 	"github.com/stentdev/stent/stent"
@@ -65,8 +67,14 @@ type Worker struct {
 	held      map[int64]*attempt // claimed and not yet recorded
 	active    int                // attempts whose function is running (occupying a slot)
 	returning int                // workflows back from a resident wait, waiting for a slot
+	reserved  int                // slots set aside for eager dispatches in flight (eager.go)
 	slotFreed *sync.Cond         // signalled (with mu) whenever active decreases
 	byExec    map[string]map[int64]*attempt
+
+	// starved is set by the claim loop when its last look found no free slot or filled
+	// every one (more work is probably waiting), so a freed slot wakes it; otherwise the
+	// next task announces itself (notification, next-due timer, poll).
+	starved atomic.Bool
 
 	attempts  sync.WaitGroup
 	completer *completer
@@ -179,7 +187,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(w.ready)
 	w.log.Info().Strs("queues", w.cfg.Queues).Int("concurrency", w.cfg.Concurrency).Msg("stent: worker ready")
 
+	unregister := func() {}
+	if !w.cfg.DisableEagerStart {
+		unregister = eager.Register(w.client, eagerPort{w})
+	}
 	w.claimLoop(ctx)
+	unregister()
 
 	w.drain()
 	w.completer.stop() // flushes what is queued
@@ -259,7 +272,7 @@ func (w *Worker) activeCount() int {
 func (w *Worker) freeSlots() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.cfg.Concurrency - w.active - w.returning
+	return w.cfg.Concurrency - w.active - w.returning - w.reserved
 }
 
 func (w *Worker) signalWake() {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +17,21 @@ type Dispatched struct {
 	ExecutionID uuid.UUID
 	TaskID      int64
 	Created     bool // false when an idempotency key matched an existing execution
+
+	// Set by DispatchEager for a task leased to the eager target: its fencing token (0 when
+	// not leased), when the lease began and the task's timeout (0 for none).
+	LeaseToken int64
+	StartedAt  time.Time
+	Timeout    time.Duration
+}
+
+// EagerTarget is a worker in the dispatching process that may take the new tasks directly
+// (see stent.dispatch_eager): what it serves and how many slots it has reserved.
+type EagerTarget struct {
+	WorkerID            string
+	Queues, Names, Tags []string
+	Slots               int32
+	Lease               time.Duration
 }
 
 // DispatchMany runs stent.dispatch_many with a JSON array of requests and returns one result
@@ -45,6 +61,34 @@ func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched
 	out := make([]Dispatched, len(rows))
 	for i, r := range rows {
 		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created}
+	}
+	return out, nil
+}
+
+// DispatchEager is DispatchMany outside a transaction that also leases to t the new tasks
+// it can start at once (stent.dispatch_eager). leased is called with the results as soon as
+// the dispatch statement returns, before the wait for durability, so that the leased tasks
+// start while the WAL is flushed (as they would if claimed); it is called only then.
+func (s *Store) DispatchEager(ctx context.Context, requests []byte, t EagerTarget, leased func([]Dispatched)) ([]Dispatched, error) {
+	if _, inTx := s.dbtx.(pgx.Tx); inTx {
+		return nil, errors.New("stent: internal: eager dispatch inside a transaction")
+	}
+	rows, err := s.q.ExecutionDispatchEager(ctx, s.dbtx, &db.ExecutionDispatchEagerParams{
+		Requests: requests, WorkerID: t.WorkerID, Queues: t.Queues, Names: t.Names, Tags: t.Tags,
+		Slots: t.Slots, LeaseSeconds: t.Lease.Seconds(),
+	})
+	if err != nil {
+		return nil, mapError("dispatch", err)
+	}
+	out := make([]Dispatched, len(rows))
+	for i, r := range rows {
+		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created,
+			LeaseToken: r.LeaseToken, StartedAt: r.StartedAt,
+			Timeout: time.Duration(r.TimeoutMs * float64(time.Millisecond))}
+	}
+	leased(out)
+	if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
+		return nil, mapError("dispatch: waiting for the commit to reach disk", err)
 	}
 	return out, nil
 }

@@ -19,6 +19,18 @@ SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::b
        d.created::boolean AS created
 FROM stent.dispatch_many(@requests::jsonb) AS d, early;
 
+-- name: ExecutionDispatchEager :many
+-- stent.dispatch_eager committed early like ExecutionDispatchManyEarly; a leased task carries
+-- its fencing token (0 when not leased: tokens start above 0).
+WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created, coalesce(d.lease_token, 0)::bigint AS lease_token,
+       coalesce(d.started_at, 'epoch')::timestamptz AS started_at,
+       coalesce(d.timeout_ms, 0)::double precision AS timeout_ms
+FROM stent.dispatch_eager(@requests::jsonb, @worker_id::text, @queues::text[], @names::text[],
+                          @tags::text[], @slots::integer,
+                          make_interval(secs => @lease_seconds::double precision)) AS d, early;
+
 -- name: AwaitDurable :exec
 SELECT stent.await_durable();
 
