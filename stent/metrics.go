@@ -27,6 +27,9 @@ type Metrics interface {
 	TaskRescued(function, queue string, deadLettered bool)
 	// ClaimPolled is called per claim statement a worker runs, with the number of tasks claimed.
 	ClaimPolled(claimed int)
+	// EagerStarted is called per task a dispatch leased to a worker of its own process
+	// (eager start), which therefore no claim statement counted; TaskClaimed is called too.
+	EagerStarted(function, queue string)
 	// NotificationReceived is called per LISTEN/NOTIFY notification a worker receives
 	// (channel "stent_tasks" or "stent_cancel", or "reconnect" after the listener reconnected).
 	NotificationReceived(channel string)
@@ -71,6 +74,7 @@ func (NopMetrics) TaskClaimed(string, string, time.Duration)                    
 func (NopMetrics) AttemptFinished(string, string, AttemptOutcome, time.Duration) {}
 func (NopMetrics) TaskRescued(string, string, bool)                              {}
 func (NopMetrics) ClaimPolled(int)                                               {}
+func (NopMetrics) EagerStarted(string, string)                                   {}
 func (NopMetrics) NotificationReceived(string)                                   {}
 func (NopMetrics) LeasesRenewed(int, bool)                                       {}
 func (NopMetrics) CompletionsFlushed(int, time.Duration)                         {}

@@ -45,6 +45,7 @@ type Metrics struct {
 	notifications          *prometheus.CounterVec
 	renewals, heartbeatErr prometheus.Counter
 	polls                  prometheus.Counter
+	eager                  *prometheus.CounterVec
 	claimBatch             prometheus.Histogram
 	flushBatch             prometheus.Histogram
 	flushLatency           prometheus.Histogram
@@ -101,6 +102,8 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 			Help: "Heartbeat statements that failed."}),
 		polls: prometheus.NewCounter(prometheus.CounterOpts{Namespace: o.Namespace, Name: "claim_polls_total",
 			Help: "Claim statements run by workers."}),
+		eager: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: o.Namespace, Name: "eager_starts_total",
+			Help: "Tasks leased by their dispatch to a worker of the dispatching process (no claim statement)."}, fq),
 		claimBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: o.Namespace, Name: "claim_batch_size",
 			Help: "Tasks claimed per claim statement.", Buckets: append([]float64{0}, batchBuckets...)}),
 		flushBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: o.Namespace, Name: "completion_batch_size",
@@ -112,7 +115,7 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.claimed, m.completed, m.failed, m.retried, m.deadLettered, m.rescued, m.cancelled, m.suspended,
 		m.released, m.unrecorded, m.leaseLost, m.dispatched, m.finished, m.notifications, m.duration, m.lag,
-		m.renewals, m.heartbeatErr, m.polls, m.claimBatch, m.flushBatch, m.flushLatency,
+		m.renewals, m.heartbeatErr, m.polls, m.eager, m.claimBatch, m.flushBatch, m.flushLatency,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -209,6 +212,11 @@ func (m *Metrics) TaskRescued(function, queue string, deadLettered bool) {
 func (m *Metrics) ClaimPolled(claimed int) {
 	m.polls.Inc()
 	m.claimBatch.Observe(float64(claimed))
+}
+
+// EagerStarted implements stent.Metrics.
+func (m *Metrics) EagerStarted(function, queue string) {
+	m.eager.WithLabelValues(function, queue).Inc()
 }
 
 // NotificationReceived implements stent.Metrics.

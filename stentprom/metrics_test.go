@@ -156,12 +156,14 @@ func TestMetricsCountWhatRan(t *testing.T) {
 	require.EqualValues(t, 1, execs("obs.blocker", "cancelled"))
 	require.Len(t, fams["stent_executions_finished_total"].GetMetric(), 3, "no other execution ended")
 
-	// Claims: one batch-size sample per claim statement, adding up to every claimed task;
-	// completions: batch sizes add up to every completed attempt.
+	// Claims: one batch-size sample per claim statement, adding up, with the tasks leased by
+	// their dispatch (eager starts), to every claimed task; completions: batch sizes add up
+	// to every completed attempt.
 	polls := value(fams, "stent_claim_polls_total")
 	require.Positive(t, polls)
 	require.EqualValues(t, polls, samples(fams, "stent_claim_batch_size"))
-	require.Equal(t, totalClaimed, fams["stent_claim_batch_size"].GetMetric()[0].GetHistogram().GetSampleSum())
+	require.Equal(t, totalClaimed, fams["stent_claim_batch_size"].GetMetric()[0].GetHistogram().GetSampleSum()+
+		sum(fams, "stent_eager_starts_total"))
 	require.Equal(t, sum(fams, "stent_tasks_completed_total"), fams["stent_completion_batch_size"].GetMetric()[0].GetHistogram().GetSampleSum())
 	require.EqualValues(t, samples(fams, "stent_completion_batch_size"), samples(fams, "stent_completion_flush_seconds"))
 	// The cancellation reached the running attempt through its notification.

@@ -48,5 +48,6 @@ func (p eagerPort) Release(n int) {
 
 // Start runs a leased task in a reserved slot.
 func (p eagerPort) Start(t *store.Task) {
+	p.w.metrics.EagerStarted(t.Name, t.Queue)
 	p.w.launch(t, true)
 }

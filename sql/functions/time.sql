@@ -1,14 +1,18 @@
 -- stent.current_time: the clock of every Stent decision. It is now() (the transaction's start
 -- time), unless the session sets stent.fake_now, which tests use to move time without sleeping.
+-- The one function without SET search_path, on purpose: a SET clause would keep PostgreSQL
+-- from inlining it, and every claim, completion and dispatch calls it. Its body names only
+-- pg_catalog objects, schema-qualified (operator included), so no search_path can redirect it.
 CREATE OR REPLACE FUNCTION stent.current_time()
 RETURNS timestamptz
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    RETURN coalesce(nullif(current_setting('stent.fake_now', true), '')::timestamptz, now());
-END;
+    SELECT COALESCE(
+        (CASE WHEN pg_catalog.current_setting('stent.fake_now', true) OPERATOR(pg_catalog.=) ''
+              THEN NULL
+              ELSE pg_catalog.current_setting('stent.fake_now', true) END)::pg_catalog.timestamptz,
+        pg_catalog.now())
 $$;
 
 -- stent.code_version: version of the installed function package; a worker refuses to start
@@ -20,6 +24,6 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN 4;
+    RETURN 5;
 END;
 $$;
