@@ -117,9 +117,7 @@ func (w *Worker) runAttempt(a *attempt) {
 	w.active--
 	w.slotFreed.Broadcast()
 	w.mu.Unlock()
-	if w.starved.Load() {
-		w.signalWake() // the claim loop left work behind for want of a slot
-	}
+	w.wakeIfStarved()
 
 	cause := context.Cause(a.ctx)
 	switch {

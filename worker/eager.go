@@ -20,7 +20,7 @@ func (p eagerPort) Reserve(name, queue string) (store.EagerTarget, bool) {
 		return store.EagerTarget{}, false
 	}
 	w.mu.Lock()
-	ok := w.state == StateReady && w.cfg.Concurrency-w.active-w.returning-w.reserved > 0
+	ok := w.state == StateReady && w.freeLocked() > 0
 	if ok {
 		w.reserved++
 		w.attempts.Add(1)
@@ -35,7 +35,7 @@ func (p eagerPort) Reserve(name, queue string) (store.EagerTarget, bool) {
 	}, true
 }
 
-// Release gives back n reserved slots; the claim loop is woken to use them.
+// Release gives back n reserved slots, like a finished attempt gives back its slot.
 func (p eagerPort) Release(n int) {
 	w := p.w
 	w.mu.Lock()
@@ -43,7 +43,7 @@ func (p eagerPort) Release(n int) {
 	w.slotFreed.Broadcast()
 	w.mu.Unlock()
 	w.attempts.Add(-n)
-	w.signalWake()
+	w.wakeIfStarved()
 }
 
 // Start runs a leased task in a reserved slot.

@@ -18,8 +18,8 @@ import (
 var quietWorker = worker.Config{PollOnly: true, PollInterval: time.Hour}
 
 // TestEagerStart checks that a dispatch through the worker's own client leases the new task
-// to that worker in the dispatch statement: it is running (or done) when Dispatch returns,
-// and it runs to completion although the worker neither listens nor polls.
+// to that worker in the dispatch statement: it is running when Dispatch returns, leased to
+// that worker, and it runs to completion although the worker neither listens nor polls.
 func TestEagerStart(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

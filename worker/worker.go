@@ -272,7 +272,21 @@ func (w *Worker) activeCount() int {
 func (w *Worker) freeSlots() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.freeLocked()
+}
+
+// freeLocked is freeSlots with w.mu held: slots neither running, nor promised to a returning
+// workflow, nor reserved for an eager dispatch in flight.
+func (w *Worker) freeLocked() int {
 	return w.cfg.Concurrency - w.active - w.returning - w.reserved
+}
+
+// wakeIfStarved wakes the claim loop after a slot freed, if its last look left work behind
+// for want of one; otherwise the next task announces itself.
+func (w *Worker) wakeIfStarved() {
+	if w.starved.Load() {
+		w.signalWake()
+	}
 }
 
 func (w *Worker) signalWake() {

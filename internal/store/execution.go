@@ -51,8 +51,8 @@ func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched
 		for _, r := range early {
 			rows = append(rows, (*db.ExecutionDispatchManyRow)(r))
 		}
-		if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
-			return nil, mapError("dispatch: waiting for the commit to reach disk", err)
+		if err := s.awaitDurable(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if err != nil {
@@ -87,10 +87,15 @@ func (s *Store) DispatchEager(ctx context.Context, requests []byte, t EagerTarge
 			Timeout: time.Duration(r.TimeoutMs * float64(time.Millisecond))}
 	}
 	leased(out)
-	if err := s.q.AwaitDurable(ctx, s.dbtx); err != nil {
-		return nil, mapError("dispatch: waiting for the commit to reach disk", err)
+	if err := s.awaitDurable(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// awaitDurable returns once an early (asynchronous) dispatch commit is on disk.
+func (s *Store) awaitDurable(ctx context.Context) error {
+	return mapError("dispatch: waiting for the commit to reach disk", s.q.AwaitDurable(ctx, s.dbtx))
 }
 
 // GetExecution reads one execution.
