@@ -69,6 +69,20 @@ BEGIN
         RAISE EXCEPTION 'stent.call_children: every call needs a parent, a token, a position >= 0 and a request with a name'
             USING ERRCODE = 'ST003';
     END IF;
+    -- The argument rules the tables no longer check (migration 7).
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_calls) AS s(v), LATERAL (SELECT s.v->'request' AS r) q
+               WHERE char_length(r->>'name') > 200
+                  OR char_length(coalesce(r->>'queue', 'default')) NOT BETWEEN 1 AND 128
+                  OR coalesce((r->>'max_attempts')::integer, 3) < 1
+                  OR coalesce((r->>'retry_initial_delay_ms')::double precision, 0) < 0
+                  OR coalesce((r->>'retry_max_delay_ms')::double precision, 0) < 0
+                  OR coalesce((r->>'retry_backoff_factor')::double precision, 2) < 1
+                  OR coalesce((r->>'retry_jitter')::double precision, 0) NOT BETWEEN 0 AND 1
+                  OR (r->>'timeout_ms')::double precision <= 0
+                  OR jsonb_typeof(r->'trace_context') NOT IN ('object', 'null')) THEN
+        RAISE EXCEPTION 'stent.call_children: a request has a name or queue of the wrong length, or a bad retry policy, timeout or trace context'
+            USING ERRCODE = 'ST003';
+    END IF;
     PERFORM set_config('synchronous_commit', 'off', true);
 
     FOR v_call IN
@@ -259,8 +273,9 @@ DECLARE
     v_now    timestamptz := stent.current_time();
     v_parent stent.tasks;
 BEGIN
-    IF p_seq IS NULL OR p_seq < 0 OR p_duration IS NULL OR p_duration < interval '0' THEN
-        RAISE EXCEPTION 'stent.record_sleep: a position >= 0 and a duration >= 0 are required'
+    IF p_seq IS NULL OR p_seq < 0 OR p_duration IS NULL OR p_duration < interval '0'
+       OR coalesce(p_name, '') = '' OR char_length(p_name) > 200 THEN
+        RAISE EXCEPTION 'stent.record_sleep: a position >= 0, a name of 1-200 characters and a duration >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
     v_parent := stent.require_lease(p_parent_task_id, p_token, 'stent.record_sleep');

@@ -61,11 +61,52 @@ BEGIN
     IF p_requests IS NULL OR jsonb_typeof(p_requests) <> 'array' THEN
         RAISE EXCEPTION 'stent.dispatch_many: requests must be a JSON array' USING ERRCODE = 'ST003';
     END IF;
-    PERFORM stent.check_requests(p_requests); -- field types and ranges, before any cast below
-
-    SELECT format('request %s: %s', r.n, CASE
+    -- Every field check in one pass, in order: presence and JSON types first, so that the
+    -- casts of the later checks (and of the insert below) only ever see well-typed values.
+    SELECT format('request %s: %s', x.n, x.reason) INTO v_bad
+    FROM (
+        SELECT r.n, CASE
             WHEN jsonb_typeof(r.req) <> 'object' THEN 'not a JSON object'
             WHEN coalesce(r.req->>'name', '') = '' THEN 'name is required'
+            WHEN NOT (r.req->>'name' IS NOT NULL AND char_length(r.req->>'name') BETWEEN 1 AND 200 AND r.req->>'name' ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$')
+                THEN 'name must be 1-200 characters of letters, digits and _ . : / -'
+            WHEN r.req ? 'queue' AND NOT (r.req->>'queue' IS NOT NULL AND char_length(r.req->>'queue') BETWEEN 1 AND 128 AND r.req->>'queue' ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$')
+                THEN 'queue must be 1-128 characters of letters, digits and _ . : / -'
+            WHEN jsonb_typeof(r.req->'tags') = 'array' AND EXISTS (
+                    SELECT 1 FROM jsonb_array_elements(r.req->'tags') AS g(tag)
+                    WHERE jsonb_typeof(g.tag) <> 'string' OR NOT (g.tag #>> '{}' IS NOT NULL AND char_length(g.tag #>> '{}') BETWEEN 1 AND 200 AND g.tag #>> '{}' ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$'))
+                THEN 'tags must be names of 1-200 characters of letters, digits and _ . : / -'
+            WHEN r.req ? 'idempotency_key' AND NOT (r.req->>'idempotency_key' IS NOT NULL AND char_length(r.req->>'idempotency_key') BETWEEN 1 AND 512 AND r.req->>'idempotency_key' !~ '[[:cntrl:]]')
+                THEN 'idempotency_key must be 1-512 characters without control characters'
+            WHEN r.req ? 'concurrency_key' AND NOT (r.req->>'concurrency_key' IS NOT NULL AND char_length(r.req->>'concurrency_key') BETWEEN 1 AND 256 AND r.req->>'concurrency_key' !~ '[[:cntrl:]]')
+                THEN 'concurrency_key must be 1-256 characters without control characters'
+            WHEN jsonb_typeof(r.req->'delay_ms') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'max_duration_ms') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'timeout_ms') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'retry_initial_delay_ms') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'retry_max_delay_ms') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'retry_backoff_factor') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'retry_jitter') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'max_attempts') NOT IN ('number', 'null')
+              OR jsonb_typeof(r.req->'priority') NOT IN ('number', 'null')
+                THEN 'numeric fields (delays, durations, retry policy, priority) must be JSON numbers'
+            WHEN r.req->>'max_attempts' !~ '^-?[0-9]+$' OR r.req->>'priority' !~ '^-?[0-9]+$'
+                THEN 'max_attempts and priority must be whole numbers'
+            WHEN (r.req->>'priority')::numeric NOT BETWEEN -1000 AND 1000
+                THEN 'priority must be within [-1000, 1000]'
+            WHEN (r.req->>'max_attempts')::numeric > 2147483647
+                THEN 'max_attempts is too large'
+            WHEN (r.req->>'max_duration_ms')::double precision <= 0
+                THEN 'max_duration_ms must be positive'
+            WHEN (r.req->>'retry_initial_delay_ms')::double precision < 0 OR (r.req->>'retry_max_delay_ms')::double precision < 0
+                THEN 'retry delays must not be negative'
+            WHEN (r.req->>'retry_backoff_factor')::double precision < 1
+                THEN 'retry_backoff_factor must be at least 1'
+            WHEN (r.req->>'retry_jitter')::double precision NOT BETWEEN 0 AND 1
+                THEN 'retry_jitter must be within [0, 1]'
+            WHEN (r.req ? 'run_at' AND jsonb_typeof(r.req->'run_at') NOT IN ('string', 'null'))
+              OR (r.req ? 'deadline' AND jsonb_typeof(r.req->'deadline') NOT IN ('string', 'null'))
+                THEN 'run_at and deadline must be timestamps (JSON strings)'
             WHEN (r.req->>'delay_ms')::double precision < 0 THEN 'delay_ms must not be negative'
             WHEN (r.req->>'max_attempts')::integer < 1 THEN 'max_attempts must be at least 1'
             WHEN (r.req->>'timeout_ms')::double precision <= 0 THEN 'timeout_ms must be positive'
@@ -73,18 +114,11 @@ BEGIN
             WHEN r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array' THEN 'tags must be an array'
             WHEN r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array' THEN 'retry_on must be an array'
             WHEN jsonb_typeof(r.req->'trace_context') NOT IN ('object', 'null') THEN 'trace_context must be an object'
-            ELSE NULL END)
-    INTO v_bad
-    FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
-    WHERE jsonb_typeof(r.req) <> 'object'
-       OR coalesce(r.req->>'name', '') = ''
-       OR (r.req->>'delay_ms')::double precision < 0
-       OR (r.req->>'max_attempts')::integer < 1
-       OR (r.req->>'timeout_ms')::double precision <= 0
-       OR r.req->>'kind' NOT IN ('activity', 'workflow')
-       OR (r.req ? 'tags' AND jsonb_typeof(r.req->'tags') <> 'array')
-       OR (r.req ? 'retry_on' AND jsonb_typeof(r.req->'retry_on') <> 'array')
-       OR jsonb_typeof(r.req->'trace_context') NOT IN ('object', 'null')
+            END AS reason
+        FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
+    ) x
+    WHERE x.reason IS NOT NULL
+    ORDER BY x.n
     LIMIT 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION 'stent.dispatch_many: %', v_bad USING ERRCODE = 'ST003';

@@ -24,7 +24,7 @@ DECLARE
     v_step   stent.tasks;
     v_out    jsonb := 'null';
 BEGIN
-    IF p_kind NOT IN ('incr', 'set_state', 'progress') OR coalesce(p_name, '') = '' OR p_seq IS NULL OR p_seq < 0
+    IF p_kind NOT IN ('incr', 'set_state', 'progress') OR coalesce(p_name, '') = '' OR char_length(p_name) > 200 OR p_seq IS NULL OR p_seq < 0
        OR (p_kind = 'incr' AND jsonb_typeof(p_value) IS DISTINCT FROM 'number') THEN
         RAISE EXCEPTION 'stent.record_effect: kind incr (with a number), set_state or progress, a name and a position are required'
             USING ERRCODE = 'ST003';

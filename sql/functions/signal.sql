@@ -74,7 +74,7 @@ DECLARE
     v_wait   stent.tasks;
     v_signal stent.signals;
 BEGIN
-    IF p_seq IS NULL OR p_seq < 0 OR coalesce(p_name, '') = '' OR p_timeout IS NULL OR p_timeout < interval '0' THEN
+    IF p_seq IS NULL OR p_seq < 0 OR coalesce(p_name, '') = '' OR char_length(p_name) > 200 OR p_timeout IS NULL OR p_timeout < interval '0' THEN
         RAISE EXCEPTION 'stent.wait_signal: a position >= 0, a name and a timeout >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;

@@ -21,7 +21,7 @@ DECLARE
     v_now    timestamptz := stent.current_time();
     v_parent stent.tasks;
 BEGIN
-    IF p_seq IS NULL OR p_seq < 0 OR coalesce(p_name, '') = '' OR p_kind NOT IN ('step') THEN
+    IF p_seq IS NULL OR p_seq < 0 OR coalesce(p_name, '') = '' OR char_length(p_name) > 200 OR p_kind NOT IN ('step') THEN
         RAISE EXCEPTION 'stent.record_step: a kind step, a name and a position >= 0 are required'
             USING ERRCODE = 'ST003';
     END IF;
@@ -64,6 +64,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_steps) AS s(v)
                WHERE jsonb_typeof(s.v) <> 'object' OR coalesce(s.v->>'name', '') = ''
+                  OR char_length(s.v->>'name') > 200
                   OR NOT (s.v ? 'parent' AND s.v ? 'token' AND s.v ? 'seq')
                   OR (s.v->>'seq')::integer < 0) THEN
         RAISE EXCEPTION 'stent.record_steps: every step needs a parent, a token, a position >= 0 and a name'
