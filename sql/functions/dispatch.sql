@@ -244,15 +244,25 @@ BEGIN
     FROM req
     LEFT JOIN tins ON tins.execution_id = req.id;
 
-    PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
+    IF v_queues IS NOT NULL THEN
+        PERFORM pg_notify('stent_tasks', q) FROM unnest(v_queues) AS q;
+    END IF;
 
     -- A new statement, so a conflicting execution committed by a concurrent dispatch is visible.
+    -- Requests that matched an existing execution look it up by key; the lookups are scalar
+    -- subqueries (index probes per row), so no cached plan can turn them into a scan.
     RETURN QUERY
-    SELECT u.n, coalesce(u.exec, e.id), coalesce(u.task, rt.id), u.exec IS NOT NULL, u.token,
+    SELECT u.n, coalesce(u.exec, x.exec), coalesce(u.task, x.task), u.exec IS NOT NULL, u.token,
            CASE WHEN u.token IS NOT NULL THEN v_now END, u.timeout
     FROM unnest(v_ord, v_exec, v_task, v_key, v_tokens, v_timeout) AS u(n, exec, task, key, token, timeout)
-    LEFT JOIN stent.executions e ON u.exec IS NULL AND e.idempotency_key = u.key
-    LEFT JOIN stent.tasks rt ON u.exec IS NULL AND rt.execution_id = e.id AND rt.parent_task_id IS NULL
+    LEFT JOIN LATERAL (
+        SELECT e.id AS exec,
+               (SELECT rt.id FROM stent.tasks rt
+                WHERE rt.execution_id = e.id AND rt.parent_task_id IS NULL LIMIT 1) AS task
+        FROM stent.executions e
+        WHERE u.exec IS NULL AND e.idempotency_key = u.key
+        LIMIT 1
+    ) x ON true
     ORDER BY u.n;
 END;
 $$;
