@@ -46,7 +46,7 @@ func (w *Worker) listen(ctx context.Context, sub *notifier.Subscription) {
 			case n.Channel == channelCalls:
 				for _, id := range strings.Split(n.Payload, ",") {
 					if v, err := strconv.ParseInt(id, 10, 64); err == nil {
-						hub.Finished(v, nil) // a workflow of this process waiting for it resumes now
+						hub.Announced(v) // a workflow of this process waiting for it resumes now
 					}
 				}
 			}

@@ -65,9 +65,9 @@ func (w *Worker) finish(a *attempt, outcome stent.AttemptOutcome, err error) {
 	t := a.task
 	switch { // a workflow of this process waiting for the task resumes now
 	case outcome == stent.OutcomeCompleted && a.out != nil: // (transactional completions keep no copy)
-		hub.Finished(t.ID, &hub.Outcome{State: "completed", Output: a.out})
+		hub.Finished(t.ExecutionID, t.ID, &hub.Outcome{State: "completed", Output: a.out})
 	case outcome == stent.OutcomeCompleted, outcome == stent.OutcomeDeadLettered:
-		hub.Finished(t.ID, nil)
+		hub.Finished(t.ExecutionID, t.ID, nil)
 	}
 	w.metrics.AttemptFinished(t.Name, t.Queue, outcome, a.ran)
 	if !t.ParentTaskID.Valid {
