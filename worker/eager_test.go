@@ -10,12 +10,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stentdev/stent/stent"
+	"github.com/stentdev/stent/stenttest"
 	"github.com/stentdev/stent/worker"
 )
 
 // quietWorker is a worker that finds no work by itself during a test: no LISTEN, and its
 // next poll is minutes away. Whatever it runs was handed to it by an eager dispatch.
 var quietWorker = worker.Config{PollOnly: true, PollInterval: time.Hour}
+
+// pollCounter counts the worker's claim statements.
+type pollCounter struct {
+	stent.NopMetrics
+	polls atomic.Int32
+}
+
+func (p *pollCounter) ClaimPolled(int) { p.polls.Add(1) }
+
+// startQuiet starts a quiet worker and returns once its first claim (made when it starts)
+// has run, so that no later claim can race the test's dispatches. b.client becomes a client
+// of the same pool and registry whose metrics count the polls.
+func (b *testBundle) startQuiet(cfg worker.Config) *worker.Worker {
+	b.t.Helper()
+	pc := &pollCounter{}
+	b.client = stenttest.Client(b.t, b.pool, stent.Config{Registry: b.reg, Logger: testLogger(), Metrics: pc, WaitPollInterval: 50 * time.Millisecond})
+	w := b.startWorker(cfg)
+	pollUntil(b.t, "the worker's first claim", func() bool { return pc.polls.Load() > 0 })
+	return w
+}
 
 // TestEagerStart checks that a dispatch through the worker's own client leases the new task
 // to that worker in the dispatch statement: it is running when Dispatch returns, leased to
@@ -32,7 +53,7 @@ func TestEagerStart(t *testing.T) {
 		}
 		return s + "!", nil
 	}, b.in())
-	w := b.startWorker(quietWorker)
+	w := b.startQuiet(quietWorker)
 
 	id, err := echo.Dispatch(b.ctx(), b.client, "gated")
 	require.NoError(t, err)
@@ -72,7 +93,7 @@ func TestEagerStartDeclines(t *testing.T) {
 	other := stent.NewActivity("decline.other", noop, b.in())
 	cfg := quietWorker
 	cfg.Functions = []string{"decline.echo", "decline.paused", "decline.limited"}
-	b.startWorker(cfg)
+	b.startQuiet(cfg)
 	ctx := b.ctx()
 	require.NoError(t, b.client.PauseFunction(ctx, "decline.paused"))
 	require.NoError(t, b.client.SetLimits(ctx, "decline.limited", stent.Limits{MaxConcurrent: 5}))
@@ -138,7 +159,7 @@ func TestEagerStartDisabled(t *testing.T) {
 	echo := stent.NewActivity("off.echo", func(ctx context.Context, s string) (string, error) { return s, nil }, b.in())
 	cfg := quietWorker
 	cfg.DisableEagerStart = true
-	b.startWorker(cfg)
+	b.startQuiet(cfg)
 	id, err := echo.Dispatch(b.ctx(), b.client, "x")
 	require.NoError(t, err)
 	require.Equal(t, "pending", b.rootState(id))
