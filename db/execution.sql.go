@@ -68,75 +68,6 @@ func (q *Queries) ExecutionCounters(ctx context.Context, db DBTX, executionID uu
 	return items, nil
 }
 
-const executionDispatchEager = `-- name: ExecutionDispatchEager :many
-WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
-       d.created::boolean AS created, coalesce(d.lease_token, 0)::bigint AS lease_token,
-       coalesce(d.started_at, 'epoch')::timestamptz AS started_at,
-       coalesce(d.timeout_ms, 0)::double precision AS timeout_ms
-FROM stent.dispatch_eager($1::jsonb, $2::text, $3::text[], $4::text[],
-                          $5::text[], $6::integer,
-                          make_interval(secs => $7::double precision)) AS d, early
-`
-
-type ExecutionDispatchEagerParams struct {
-	Requests     []byte
-	WorkerID     string
-	Queues       []string
-	Names        []string
-	Tags         []string
-	Slots        int32
-	LeaseSeconds float64
-}
-
-type ExecutionDispatchEagerRow struct {
-	Ord         int32
-	ExecutionID uuid.UUID
-	TaskID      int64
-	Created     bool
-	LeaseToken  int64
-	StartedAt   time.Time
-	TimeoutMs   float64
-}
-
-// stent.dispatch_eager committed early like ExecutionDispatchManyEarly; a leased task carries
-// its fencing token (0 when not leased: tokens start above 0).
-func (q *Queries) ExecutionDispatchEager(ctx context.Context, db DBTX, arg *ExecutionDispatchEagerParams) ([]*ExecutionDispatchEagerRow, error) {
-	rows, err := db.Query(ctx, executionDispatchEager,
-		arg.Requests,
-		arg.WorkerID,
-		arg.Queues,
-		arg.Names,
-		arg.Tags,
-		arg.Slots,
-		arg.LeaseSeconds,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []*ExecutionDispatchEagerRow
-	for rows.Next() {
-		var i ExecutionDispatchEagerRow
-		if err := rows.Scan(
-			&i.Ord,
-			&i.ExecutionID,
-			&i.TaskID,
-			&i.Created,
-			&i.LeaseToken,
-			&i.StartedAt,
-			&i.TimeoutMs,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const executionDispatchMany = `-- name: ExecutionDispatchMany :many
 SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
        d.created::boolean AS created
@@ -214,6 +145,115 @@ func (q *Queries) ExecutionDispatchManyEarly(ctx context.Context, db DBTX, reque
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionDispatchOne = `-- name: ExecutionDispatchOne :one
+WITH early AS (
+    SELECT set_config('synchronous_commit',
+                      CASE WHEN $27::boolean THEN 'off' ELSE current_setting('synchronous_commit') END,
+                      true) AS setting
+)
+SELECT d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+       d.created::boolean AS created, coalesce(d.lease_token, 0)::bigint AS lease_token,
+       coalesce(d.started_at, 'epoch')::timestamptz AS started_at,
+       coalesce(d.timeout_ms, 0)::double precision AS timeout_ms
+FROM stent.dispatch_one(
+         $1::text, $2::jsonb, $3::text, $4::text, $5::integer, $6::text[],
+         $7::timestamptz, $8::double precision,
+         $9::text, $10::timestamptz,
+         $11::double precision, $12::integer,
+         $13::double precision, $14::double precision,
+         $15::double precision, $16::double precision, $17::text[],
+         $18::double precision, $19::text,
+         $20::text[], $21::jsonb,
+         $22::text, $23::text[], $24::text[],
+         $25::text[],
+         make_interval(secs => $26::double precision)) AS d, early
+`
+
+type ExecutionDispatchOneParams struct {
+	Name                string
+	Input               []byte
+	Kind                string
+	Queue               string
+	Priority            int32
+	Tags                []string
+	RunAt               *time.Time
+	DelayMs             pgtype.Float8
+	IdempotencyKey      pgtype.Text
+	Deadline            *time.Time
+	MaxDurationMs       pgtype.Float8
+	MaxAttempts         int32
+	RetryInitialDelayMs float64
+	RetryBackoffFactor  float64
+	RetryMaxDelayMs     float64
+	RetryJitter         float64
+	RetryOn             []string
+	TimeoutMs           pgtype.Float8
+	ConcurrencyKey      pgtype.Text
+	KeyPath             []string
+	TraceContext        []byte
+	WorkerID            pgtype.Text
+	Queues              []string
+	Names               []string
+	ServedTags          []string
+	LeaseSeconds        pgtype.Float8
+	Early               bool
+}
+
+type ExecutionDispatchOneRow struct {
+	ExecutionID uuid.UUID
+	TaskID      int64
+	Created     bool
+	LeaseToken  int64
+	StartedAt   time.Time
+	TimeoutMs   float64
+}
+
+// stent.dispatch_one with every option typed (NULL: the function's default). Early commits
+// asynchronously like ExecutionDispatchManyEarly (AwaitDurable follows); outside early the
+// setting is left as it is (the caller's transaction decides). A leased task carries its
+// fencing token (0 when not leased: tokens start above 0).
+func (q *Queries) ExecutionDispatchOne(ctx context.Context, db DBTX, arg *ExecutionDispatchOneParams) (*ExecutionDispatchOneRow, error) {
+	row := db.QueryRow(ctx, executionDispatchOne,
+		arg.Name,
+		arg.Input,
+		arg.Kind,
+		arg.Queue,
+		arg.Priority,
+		arg.Tags,
+		arg.RunAt,
+		arg.DelayMs,
+		arg.IdempotencyKey,
+		arg.Deadline,
+		arg.MaxDurationMs,
+		arg.MaxAttempts,
+		arg.RetryInitialDelayMs,
+		arg.RetryBackoffFactor,
+		arg.RetryMaxDelayMs,
+		arg.RetryJitter,
+		arg.RetryOn,
+		arg.TimeoutMs,
+		arg.ConcurrencyKey,
+		arg.KeyPath,
+		arg.TraceContext,
+		arg.WorkerID,
+		arg.Queues,
+		arg.Names,
+		arg.ServedTags,
+		arg.LeaseSeconds,
+		arg.Early,
+	)
+	var i ExecutionDispatchOneRow
+	err := row.Scan(
+		&i.ExecutionID,
+		&i.TaskID,
+		&i.Created,
+		&i.LeaseToken,
+		&i.StartedAt,
+		&i.TimeoutMs,
+	)
+	return &i, err
 }
 
 const executionExpire = `-- name: ExecutionExpire :many

@@ -262,21 +262,17 @@ func (c *Client) dispatch(ctx context.Context, st *store.Store, reqs []dispatchR
 }
 
 func (c *Client) dispatchRequests(ctx context.Context, st *store.Store, reqs []dispatchRequest) ([]store.Dispatched, error) {
-	body, err := json.Marshal(reqs)
-	if err != nil {
-		return nil, fmt.Errorf("stent: encoding dispatch: %w", err)
-	}
 	var res []store.Dispatched
-	if w, target, ok := c.reserveEager(st, reqs); ok {
-		handed := false
-		res, err = st.DispatchEager(ctx, body, target, func(ds []store.Dispatched) {
-			handed = true
-			startEager(w, target, reqs, ds)
-		})
-		if !handed {
-			w.Release(int(target.Slots))
-		}
+	var err error
+	if len(reqs) == 1 {
+		var d store.Dispatched
+		d, err = c.dispatchSingle(ctx, st, reqs[0])
+		res = []store.Dispatched{d}
 	} else {
+		body, jerr := json.Marshal(reqs)
+		if jerr != nil {
+			return nil, fmt.Errorf("stent: encoding dispatch: %w", jerr)
+		}
 		res, err = st.DispatchMany(ctx, body)
 	}
 	if err != nil {

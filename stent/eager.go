@@ -1,6 +1,8 @@
 package stent
 
 import (
+	"context"
+
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/stentdev/stent/internal/eager"
@@ -10,30 +12,24 @@ import (
 // reserveEager reserves a slot of a worker running in this process with this client for a
 // single dispatch that is due now and not inside the caller's transaction (eager start; see
 // internal/eager). Batches, delayed starts and transactional dispatches take the usual path.
-func (c *Client) reserveEager(st *store.Store, reqs []dispatchRequest) (eager.Worker, store.EagerTarget, bool) {
-	if st != c.store || len(reqs) != 1 || reqs[0].RunAt != nil || reqs[0].DelayMS > 0 {
+func (c *Client) reserveEager(st *store.Store, r dispatchRequest) (eager.Worker, store.EagerTarget, bool) {
+	if st != c.store || r.RunAt != nil || r.DelayMS > 0 {
 		return nil, store.EagerTarget{}, false
 	}
-	return eager.Reserve(c, reqs[0].Name, reqs[0].Queue)
+	return eager.Reserve(c, r.Name, r.Queue)
 }
 
-// startEager hands each task the dispatch leased to the reserved worker, and gives back the
-// slots it did not use.
-func startEager(w eager.Worker, target store.EagerTarget, reqs []dispatchRequest, ds []store.Dispatched) {
-	used := 0
-	for i, d := range ds {
-		if d.LeaseToken == 0 {
-			continue
-		}
-		used++
-		w.Start(leasedTask(reqs[i], d, target))
+// startEager hands the task the dispatch leased to the reserved worker, or gives the slot
+// back when the task was not leased.
+func startEager(w eager.Worker, target store.EagerTarget, r dispatchRequest, d store.Dispatched) {
+	if d.LeaseToken == 0 {
+		w.Release(int(target.Slots))
+		return
 	}
-	if unused := int(target.Slots) - used; unused > 0 {
-		w.Release(unused)
-	}
+	w.Start(leasedTask(r, d, target))
 }
 
-// leasedTask is the row stent.dispatch_eager leased, rebuilt from the request and the
+// leasedTask is the row stent.dispatch_one leased, rebuilt from the request and the
 // lease: what a claim would have returned for it (first attempt, running, the root task
 // carrying its execution's input).
 func leasedTask(r dispatchRequest, d store.Dispatched, target store.EagerTarget) *store.Task {
@@ -67,4 +63,39 @@ func leasedTask(r dispatchRequest, d store.Dispatched, target store.EagerTarget)
 
 func msInterval(ms float64) pgtype.Interval {
 	return pgtype.Interval{Microseconds: int64(ms * 1000), Valid: true}
+}
+
+// dispatchSingle dispatches one request through stent.dispatch_one, leasing its task to a
+// worker of this process when one can take it now (eager start).
+func (c *Client) dispatchSingle(ctx context.Context, st *store.Store, r dispatchRequest) (store.Dispatched, error) {
+	p := oneRequest(r)
+	w, target, ok := c.reserveEager(st, r)
+	if !ok {
+		return st.DispatchOne(ctx, p, nil, nil)
+	}
+	handed := false
+	d, err := st.DispatchOne(ctx, p, &target, func(d store.Dispatched) {
+		handed = true
+		startEager(w, target, r, d)
+	})
+	if !handed {
+		w.Release(int(target.Slots))
+	}
+	return d, err
+}
+
+// oneRequest is r as stent.dispatch_one's typed arguments.
+func oneRequest(r dispatchRequest) *store.DispatchOneRequest {
+	p := &store.DispatchOneRequest{
+		Name: r.Name, Input: r.Input, Kind: r.Kind, Queue: r.Queue, Priority: int32(r.Priority),
+		Tags: r.Tags, RunAt: r.RunAt, Deadline: r.Deadline, MaxAttempts: int32(r.MaxAttempts),
+		RetryInitialDelayMs: r.RetryInitialMS, RetryBackoffFactor: r.RetryBackoffFactor,
+		RetryMaxDelayMs: r.RetryMaxMS, RetryJitter: r.RetryJitter, RetryOn: r.RetryOn,
+		KeyPath: r.KeyPath, TraceContext: r.TraceContext,
+	}
+	optFloat := func(v float64) pgtype.Float8 { return pgtype.Float8{Float64: v, Valid: v > 0} }
+	optText := func(v string) pgtype.Text { return pgtype.Text{String: v, Valid: v != ""} }
+	p.DelayMs, p.MaxDurationMs, p.TimeoutMs = optFloat(r.DelayMS), optFloat(r.MaxDurationMS), optFloat(r.TimeoutMS)
+	p.IdempotencyKey, p.ConcurrencyKey = optText(r.IdempotencyKey), optText(r.ConcurrencyKey)
+	return p
 }

@@ -30,7 +30,7 @@ var SchemaVersion = func() int32 {
 
 // CodeVersion is the version of the PL/pgSQL function package this build expects
 // (stent.code_version() in the database).
-const CodeVersion = 5
+const CodeVersion = 6
 
 func schemaFS() fs.FS {
 	sub, err := fs.Sub(stentsql.Schema, "schema")

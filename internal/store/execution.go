@@ -18,7 +18,7 @@ type Dispatched struct {
 	TaskID      int64
 	Created     bool // false when an idempotency key matched an existing execution
 
-	// Set by DispatchEager for a task leased to the eager target: its fencing token (0 when
+	// Set by DispatchOne for a task leased to the eager target: its fencing token (0 when
 	// not leased), when the lease began and the task's timeout (0 for none).
 	LeaseToken int64
 	StartedAt  time.Time
@@ -26,7 +26,8 @@ type Dispatched struct {
 }
 
 // EagerTarget is a worker in the dispatching process that may take the new tasks directly
-// (see stent.dispatch_eager): what it serves and how many slots it has reserved.
+// (see stent.dispatch_one): what it serves and how many slots it has reserved (one, for a
+// single dispatch).
 type EagerTarget struct {
 	WorkerID            string
 	Queues, Names, Tags []string
@@ -65,32 +66,43 @@ func (s *Store) DispatchMany(ctx context.Context, requests []byte) ([]Dispatched
 	return out, nil
 }
 
-// DispatchEager is DispatchMany outside a transaction that also leases to t the new tasks
-// it can start at once (stent.dispatch_eager). leased is called with the results as soon as
-// the dispatch statement returns, before the wait for durability, so that the leased tasks
-// start while the WAL is flushed (as they would if claimed); it is called only then.
-func (s *Store) DispatchEager(ctx context.Context, requests []byte, t EagerTarget, leased func([]Dispatched)) ([]Dispatched, error) {
-	if _, inTx := s.dbtx.(pgx.Tx); inTx {
-		return nil, errors.New("stent: internal: eager dispatch inside a transaction")
+// DispatchOneRequest is one dispatch with every option typed, for stent.dispatch_one. The
+// store sets Early and the eager-start fields.
+type DispatchOneRequest = db.ExecutionDispatchOneParams
+
+// DispatchOne runs stent.dispatch_one: a single dispatch in one statement, committed like
+// DispatchMany (early outside a caller's transaction). With t (outside a transaction only),
+// the new task may be leased to t's worker (eager start): leased is then called with the
+// result as soon as the statement returns — before the wait for durability, so that the task
+// starts while the WAL is flushed, as it would if claimed — and only then.
+func (s *Store) DispatchOne(ctx context.Context, r *DispatchOneRequest, t *EagerTarget, leased func(Dispatched)) (Dispatched, error) {
+	_, inTx := s.dbtx.(pgx.Tx)
+	if inTx && t != nil {
+		return Dispatched{}, errors.New("stent: internal: eager dispatch inside a transaction")
 	}
-	rows, err := s.q.ExecutionDispatchEager(ctx, s.dbtx, &db.ExecutionDispatchEagerParams{
-		Requests: requests, WorkerID: t.WorkerID, Queues: t.Queues, Names: t.Names, Tags: t.Tags,
-		Slots: t.Slots, LeaseSeconds: t.Lease.Seconds(),
-	})
+	p := *r
+	p.Early = !inTx
+	if t != nil {
+		p.WorkerID = pgtype.Text{String: t.WorkerID, Valid: true}
+		p.Queues, p.Names, p.ServedTags = t.Queues, t.Names, nonNil(t.Tags)
+		p.LeaseSeconds = pgtype.Float8{Float64: t.Lease.Seconds(), Valid: true}
+	}
+	row, err := s.q.ExecutionDispatchOne(ctx, s.dbtx, &p)
 	if err != nil {
-		return nil, mapError("dispatch", err)
+		return Dispatched{}, mapError("dispatch", err)
 	}
-	out := make([]Dispatched, len(rows))
-	for i, r := range rows {
-		out[i] = Dispatched{ExecutionID: r.ExecutionID, TaskID: r.TaskID, Created: r.Created,
-			LeaseToken: r.LeaseToken, StartedAt: r.StartedAt,
-			Timeout: time.Duration(r.TimeoutMs * float64(time.Millisecond))}
+	d := Dispatched{ExecutionID: row.ExecutionID, TaskID: row.TaskID, Created: row.Created,
+		LeaseToken: row.LeaseToken, StartedAt: row.StartedAt,
+		Timeout: time.Duration(row.TimeoutMs * float64(time.Millisecond))}
+	if t != nil {
+		leased(d)
 	}
-	leased(out)
-	if err := s.awaitDurable(ctx); err != nil {
-		return nil, err
+	if !inTx {
+		if err := s.awaitDurable(ctx); err != nil {
+			return Dispatched{}, err
+		}
 	}
-	return out, nil
+	return d, nil
 }
 
 // awaitDurable returns once an early (asynchronous) dispatch commit is on disk.

@@ -17,34 +17,6 @@ RETURNS TABLE (ord integer, execution_id uuid, task_id bigint, created boolean)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN QUERY
-    SELECT d.ord, d.execution_id, d.task_id, d.created
-    FROM stent.dispatch_insert(p_requests, NULL, NULL, NULL, NULL, 0, NULL) AS d;
-END;
-$$;
-
--- stent.dispatch_insert: the body of stent.dispatch_many and stent.dispatch_eager. With
--- p_slots > 0, up to p_slots new root tasks that p_worker_id (serving p_queues, p_names and
--- p_tags) would claim now and next are inserted already leased to it (see dispatch_eager);
--- the others are inserted pending and their queues notified. Returns, per request, the
--- dispatch result and, for a leased task, its fencing token, lease start and timeout in
--- milliseconds (NULL otherwise).
-CREATE OR REPLACE FUNCTION stent.dispatch_insert(
-    p_requests jsonb,
-    p_worker_id text,
-    p_queues text[],
-    p_names text[],
-    p_tags text[],
-    p_slots integer,
-    p_lease interval
-)
-RETURNS TABLE (ord integer, execution_id uuid, task_id bigint, created boolean,
-               lease_token bigint, started_at timestamptz, timeout_ms double precision)
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
@@ -55,8 +27,6 @@ DECLARE
     v_task    bigint[];
     v_key     text[];
     v_queues  text[];
-    v_tokens  bigint[];
-    v_timeout double precision[];
 BEGIN
     IF p_requests IS NULL OR jsonb_typeof(p_requests) <> 'array' THEN
         RAISE EXCEPTION 'stent.dispatch_many: requests must be a JSON array' USING ERRCODE = 'ST003';
@@ -161,86 +131,37 @@ BEGIN
         FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS r(req, n)
         LEFT JOIN stent.functions f ON f.name = r.req->>'name'
     ),
-    -- Eager start: the requests whose task p_worker_id's claim would take now and next —
-    -- due, served by it, neither paused nor limited nor backing off, nothing due ahead in
-    -- the queue — at most p_slots of them, in claim order.
-    eager AS MATERIALIZED (
-        SELECT x.n
-        FROM (
-            SELECT req.n, row_number() OVER (ORDER BY req.priority DESC, req.run_at, req.n) AS k
-            FROM req
-            WHERE p_slots > 0
-              AND req.run_at <= v_now
-              AND req.queue = ANY (p_queues)
-              AND req.name = ANY (p_names)
-              AND (cardinality(p_tags) = 0 OR cardinality(req.tags) = 0 OR req.tags && p_tags)
-              -- Scalar subqueries (LIMIT 1), not NOT EXISTS: each is one index probe for
-              -- the request's row, never a join over the whole backlog.
-              AND (SELECT 1 FROM stent.pauses p
-                   WHERE (p.kind = 'queue' AND p.name = req.queue)
-                      OR (p.kind = 'function' AND p.name = req.name) LIMIT 1) IS NULL
-              AND (SELECT 1 FROM stent.limits l
-                   WHERE l.name = req.name
-                     AND (l.max_concurrent IS NOT NULL OR l.key_max_concurrent IS NOT NULL
-                          OR l.rate IS NOT NULL OR l.key_rate IS NOT NULL) LIMIT 1) IS NULL
-              AND (SELECT 1 FROM stent.backoffs b WHERE b.name = req.name AND b.until > v_now LIMIT 1) IS NULL
-              AND (SELECT 1 FROM stent.tasks o
-                   WHERE o.state = 'pending'
-                     AND o.queue = req.queue
-                     AND o.priority >= req.priority
-                     AND o.run_at <= v_now
-                     AND o.name = ANY (p_names)
-                     AND (cardinality(p_tags) = 0 OR cardinality(o.tags) = 0 OR o.tags && p_tags)
-                   LIMIT 1) IS NULL
-        ) x
-        WHERE x.k <= p_slots
-    ),
     ins AS (
         INSERT INTO stent.executions AS e
             (id, workflow, state, input, queue, priority, tags, idempotency_key, deadline,
              parent_execution_id, created_at, started_at)
-        SELECT req.id, req.name, CASE WHEN eager.n IS NULL THEN 'pending' ELSE 'running' END,
-               req.input, req.queue, req.priority, req.tags, req.idempotency_key,
-               req.deadline, req.parent_execution_id, v_now,
-               CASE WHEN eager.n IS NOT NULL THEN v_now END
+        SELECT req.id, req.name, 'pending', req.input, req.queue, req.priority, req.tags,
+               req.idempotency_key, req.deadline, req.parent_execution_id, v_now, NULL
         FROM req
-        LEFT JOIN eager ON eager.n = req.n
         ORDER BY req.n
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING e.id
     ),
     tins AS (
-        -- A leased task is inserted as stent.claim_picked leaves a claimed one: running,
-        -- first attempt, a random fencing token, leased to p_worker_id.
         INSERT INTO stent.tasks AS t
             (execution_id, kind, name, state, queue, priority, tags, attempt, max_attempts,
              retry_initial_delay, retry_backoff_factor, retry_max_delay, retry_jitter, retry_on,
-             timeout, run_at, lease_owner, lease_token, lease_expires_at, created_at, started_at,
-             concurrency_key, trace_context)
-        SELECT req.id, req.kind, req.name, CASE WHEN eager.n IS NULL THEN 'pending' ELSE 'running' END,
-               req.queue, req.priority, req.tags, CASE WHEN eager.n IS NULL THEN 0 ELSE 1 END,
+             timeout, run_at, created_at, concurrency_key, trace_context)
+        SELECT req.id, req.kind, req.name, 'pending', req.queue, req.priority, req.tags, 0,
                req.max_attempts, req.retry_initial_delay, req.retry_backoff_factor,
                req.retry_max_delay, req.retry_jitter, req.retry_on, req.timeout, req.run_at,
-               CASE WHEN eager.n IS NOT NULL THEN p_worker_id END,
-               CASE WHEN eager.n IS NULL THEN 0 ELSE 1 + floor(random() * 1000000000)::bigint END,
-               CASE WHEN eager.n IS NOT NULL THEN v_now + p_lease END,
-               v_now, CASE WHEN eager.n IS NOT NULL THEN v_now END,
-               req.concurrency_key, req.trace_context
+               v_now, req.concurrency_key, req.trace_context
         FROM req
         JOIN ins ON ins.id = req.id
-        LEFT JOIN eager ON eager.n = req.n
         ORDER BY req.n
-        RETURNING t.id, t.execution_id, t.queue, t.state, t.lease_token,
-                  extract(epoch FROM t.timeout)::double precision * 1000 AS timeout_ms
+        RETURNING t.id, t.execution_id, t.queue
     )
     SELECT array_agg(req.n ORDER BY req.n),
            array_agg(tins.execution_id ORDER BY req.n),
            array_agg(tins.id ORDER BY req.n),
            array_agg(req.idempotency_key ORDER BY req.n),
-           array_agg(DISTINCT tins.queue) FILTER (WHERE tins.state = 'pending'),
-           array_agg(CASE WHEN tins.state = 'running' THEN tins.lease_token END ORDER BY req.n),
-           array_agg(CASE WHEN tins.state = 'running' THEN tins.timeout_ms END ORDER BY req.n)
-    INTO v_ord, v_exec, v_task, v_key, v_queues, v_tokens, v_timeout
+           array_agg(DISTINCT tins.queue) FILTER (WHERE tins.id IS NOT NULL)
+    INTO v_ord, v_exec, v_task, v_key, v_queues
     FROM req
     LEFT JOIN tins ON tins.execution_id = req.id;
 
@@ -252,9 +173,8 @@ BEGIN
     -- Requests that matched an existing execution look it up by key; the lookups are scalar
     -- subqueries (index probes per row), so no cached plan can turn them into a scan.
     RETURN QUERY
-    SELECT u.n, coalesce(u.exec, x.exec), coalesce(u.task, x.task), u.exec IS NOT NULL, u.token,
-           CASE WHEN u.token IS NOT NULL THEN v_now END, u.timeout
-    FROM unnest(v_ord, v_exec, v_task, v_key, v_tokens, v_timeout) AS u(n, exec, task, key, token, timeout)
+    SELECT u.n, coalesce(u.exec, x.exec), coalesce(u.task, x.task), u.exec IS NOT NULL
+    FROM unnest(v_ord, v_exec, v_task, v_key) AS u(n, exec, task, key)
     LEFT JOIN LATERAL (
         SELECT e.id AS exec,
                (SELECT rt.id FROM stent.tasks rt
@@ -270,7 +190,7 @@ $$;
 -- stent.dispatch: dispatches one execution from SQL (psql, triggers, other languages) and
 -- returns its ids. Unset options take the defaults registered in stent.functions.
 -- p_trace_context (W3C Trace Context headers as a JSON object) links the execution's spans
--- to the caller's trace.
+-- to the caller's trace. stent.dispatch_one takes every option.
 DROP FUNCTION IF EXISTS stent.dispatch(text, jsonb, text, integer, text[], timestamptz, text, integer, text);
 CREATE OR REPLACE FUNCTION stent.dispatch(
     p_name text,
@@ -292,16 +212,11 @@ AS $$
 BEGIN
     RETURN QUERY
     SELECT d.execution_id, d.task_id, d.created
-    FROM stent.dispatch_many(jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-        'name', p_name,
-        'queue', p_queue,
-        'priority', p_priority,
-        'tags', to_jsonb(p_tags),
-        'run_at', p_run_at,
-        'idempotency_key', p_idempotency_key,
-        'max_attempts', p_max_attempts,
-        'kind', p_kind,
-        'trace_context', p_trace_context)) || jsonb_build_object('input', coalesce(p_input, 'null'::jsonb)))) AS d;
+    FROM stent.dispatch_one(p_name, coalesce(p_input, 'null'::jsonb), p_kind => p_kind,
+                            p_queue => p_queue, p_priority => p_priority, p_tags => p_tags,
+                            p_run_at => p_run_at, p_idempotency_key => p_idempotency_key,
+                            p_max_attempts => p_max_attempts,
+                            p_trace_context => p_trace_context) AS d;
 END;
 $$;
 
@@ -325,46 +240,7 @@ BEGIN
 END;
 $$;
 
--- stent.dispatch_eager: stent.dispatch_many for a worker in the dispatching process, with
--- p_slots free slots, that takes new tasks directly (eager start): a new root task that the
--- worker's own claim would take now and next — due, of a queue, function and tags it
--- serves, neither paused nor limited (concurrency or rate) nor backing off, with no due
--- pending task of its functions ahead of it in its queue — is inserted already leased to
--- p_worker_id, as a claim would leave it (running, attempt 1, a fresh fencing token, the
--- execution running), and the caller hands it to that worker in memory: it starts without
--- a notification and a claim. Anything else is inserted pending, and its queue notified,
--- exactly as by stent.dispatch_many. Returns dispatch_many's rows plus, for a leased task,
--- its fencing token, the lease's start and the task's timeout in milliseconds (else NULL).
-CREATE OR REPLACE FUNCTION stent.dispatch_eager(
-    p_requests jsonb,
-    p_worker_id text,
-    p_queues text[],
-    p_names text[],
-    p_tags text[],
-    p_slots integer,
-    p_lease interval
-)
-RETURNS TABLE (ord integer, execution_id uuid, task_id bigint, created boolean,
-               lease_token bigint, started_at timestamptz, timeout_ms double precision)
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF coalesce(p_worker_id, '') = '' THEN
-        RAISE EXCEPTION 'stent.dispatch_eager: worker id is required' USING ERRCODE = 'ST003';
-    END IF;
-    IF p_slots IS NULL OR p_slots < 0 OR p_slots > 10000 THEN
-        RAISE EXCEPTION 'stent.dispatch_eager: slots must be between 0 and 10000, got %', p_slots
-            USING ERRCODE = 'ST003';
-    END IF;
-    IF p_lease IS NULL OR p_lease <= interval '0' THEN
-        RAISE EXCEPTION 'stent.dispatch_eager: lease must be positive' USING ERRCODE = 'ST003';
-    END IF;
-    IF p_queues IS NULL OR p_names IS NULL OR p_tags IS NULL THEN
-        RAISE EXCEPTION 'stent.dispatch_eager: queues, names and tags must not be NULL' USING ERRCODE = 'ST003';
-    END IF;
-    RETURN QUERY SELECT * FROM stent.dispatch_insert(p_requests, p_worker_id, p_queues, p_names,
-                                                     p_tags, p_slots, p_lease);
-END;
-$$;
+-- stent.dispatch_eager and stent.dispatch_insert were replaced by stent.dispatch_one (typed
+-- single dispatches, eager start included); dispatch_many is again one function.
+DROP FUNCTION IF EXISTS stent.dispatch_eager(jsonb, text, text[], text[], text[], integer, interval);
+DROP FUNCTION IF EXISTS stent.dispatch_insert(jsonb, text, text[], text[], text[], integer, interval);

@@ -18,6 +18,7 @@
 {{ template "validate.sql" . }}
 {{ template "retry.sql" . }}
 {{ template "dispatch.sql" . }}
+{{ template "dispatch_one.sql" . }}
 {{ template "claim.sql" . }}
 {{ template "lease.sql" . }}
 {{ template "complete.sql" . }}

@@ -24,6 +24,6 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN 5;
+    RETURN 6;
 END;
 $$;

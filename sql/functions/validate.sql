@@ -18,6 +18,18 @@ BEGIN
 END;
 $$;
 
+-- stent.is_ident_all: whether every element of p_values is a name stent.is_ident accepts.
+CREATE OR REPLACE FUNCTION stent.is_ident_all(p_values text[], p_max integer)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN NOT EXISTS (SELECT 1 FROM unnest(p_values) AS v WHERE NOT coalesce(stent.is_ident(v, p_max), false));
+END;
+$$;
+
 -- stent.is_key: whether p_value is an acceptable idempotency or concurrency key: 1 to p_max
 -- characters without control characters.
 CREATE OR REPLACE FUNCTION stent.is_key(p_value text, p_max integer)

@@ -19,17 +19,32 @@ SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::b
        d.created::boolean AS created
 FROM stent.dispatch_many(@requests::jsonb) AS d, early;
 
--- name: ExecutionDispatchEager :many
--- stent.dispatch_eager committed early like ExecutionDispatchManyEarly; a leased task carries
--- its fencing token (0 when not leased: tokens start above 0).
-WITH early AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-SELECT d.ord::integer AS ord, d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
+-- name: ExecutionDispatchOne :one
+-- stent.dispatch_one with every option typed (NULL: the function's default). Early commits
+-- asynchronously like ExecutionDispatchManyEarly (AwaitDurable follows); outside early the
+-- setting is left as it is (the caller's transaction decides). A leased task carries its
+-- fencing token (0 when not leased: tokens start above 0).
+WITH early AS (
+    SELECT set_config('synchronous_commit',
+                      CASE WHEN @early::boolean THEN 'off' ELSE current_setting('synchronous_commit') END,
+                      true) AS setting
+)
+SELECT d.execution_id::uuid AS execution_id, d.task_id::bigint AS task_id,
        d.created::boolean AS created, coalesce(d.lease_token, 0)::bigint AS lease_token,
        coalesce(d.started_at, 'epoch')::timestamptz AS started_at,
        coalesce(d.timeout_ms, 0)::double precision AS timeout_ms
-FROM stent.dispatch_eager(@requests::jsonb, @worker_id::text, @queues::text[], @names::text[],
-                          @tags::text[], @slots::integer,
-                          make_interval(secs => @lease_seconds::double precision)) AS d, early;
+FROM stent.dispatch_one(
+         @name::text, @input::jsonb, @kind::text, @queue::text, @priority::integer, @tags::text[],
+         sqlc.narg(run_at)::timestamptz, sqlc.narg(delay_ms)::double precision,
+         sqlc.narg(idempotency_key)::text, sqlc.narg(deadline)::timestamptz,
+         sqlc.narg(max_duration_ms)::double precision, @max_attempts::integer,
+         @retry_initial_delay_ms::double precision, @retry_backoff_factor::double precision,
+         @retry_max_delay_ms::double precision, @retry_jitter::double precision, @retry_on::text[],
+         sqlc.narg(timeout_ms)::double precision, sqlc.narg(concurrency_key)::text,
+         sqlc.narg(key_path)::text[], sqlc.narg(trace_context)::jsonb,
+         sqlc.narg(worker_id)::text, sqlc.narg(queues)::text[], sqlc.narg(names)::text[],
+         sqlc.narg(served_tags)::text[],
+         make_interval(secs => sqlc.narg(lease_seconds)::double precision)) AS d, early;
 
 -- name: AwaitDurable :exec
 SELECT stent.await_durable();
