@@ -160,3 +160,65 @@ func TestSQLDispatchBadRequests(t *testing.T) {
 	require.Contains(t, err.Error(), "request 2: delay_ms must not be negative")
 	require.Zero(t, b.count(t, "select count(*) from stent.executions"))
 }
+
+// TestDispatchOneMatchesMany: stent.dispatch_one (typed arguments, the path of every single
+// dispatch) and stent.dispatch_many (a JSON request) write the same execution and root task
+// for the same request — with every option set, and with none (registered defaults) — so
+// the two insert statements cannot drift apart.
+func TestDispatchOneMatchesMany(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.NoError(t, b.store.RegisterFunctions(b.ctx, []byte(`[{"name": "same.fn", "kind": "workflow",
+		"queue": "sameq", "priority": 3, "tags": ["a"], "max_attempts": 4, "retry_initial_delay_ms": 250,
+		"retry_backoff_factor": 1.5, "retry_max_delay_ms": 9000, "retry_jitter": 0.5,
+		"retry_on": ["x"], "timeout_ms": 700, "key_path": ["tenant"]}]`)))
+
+	// row is everything dispatch decides about an execution and its root task, as text.
+	row := func(execID uuid.UUID) string {
+		t.Helper()
+		var s string
+		require.NoError(t, b.pool.QueryRow(b.ctx, `
+			SELECT concat_ws('|', e.workflow, e.state, e.input, e.queue, e.priority, e.tags, e.deadline,
+			       e.created_at, t.kind, t.name, t.state, t.queue, t.priority, t.tags, t.attempt,
+			       t.max_attempts, t.retry_initial_delay, t.retry_backoff_factor, t.retry_max_delay,
+			       t.retry_jitter, t.retry_on, t.timeout, t.run_at, t.concurrency_key, t.trace_context,
+			       t.lease_owner, t.lease_token, t.created_at)
+			FROM stent.executions e JOIN stent.tasks t ON t.execution_id = e.id AND t.parent_task_id IS NULL
+			WHERE e.id = $1`, execID).Scan(&s))
+		return s
+	}
+	one := func(query string) uuid.UUID {
+		t.Helper()
+		var id uuid.UUID
+		require.NoError(t, b.pool.QueryRow(b.ctx, query).Scan(&id))
+		return id
+	}
+	for name, c := range map[string]struct{ one, many string }{
+		"defaults": {
+			`SELECT execution_id FROM stent.dispatch_one('same.fn', '{"tenant": "acme"}')`,
+			`SELECT execution_id FROM stent.dispatch_many('[{"name": "same.fn", "input": {"tenant": "acme"}}]')`,
+		},
+		"every option": {
+			`SELECT execution_id FROM stent.dispatch_one('same.fn', '{"n": 1}', p_kind => 'activity',
+			   p_queue => 'q2', p_priority => -5, p_tags => '{b,c}', p_delay_ms => 1500,
+			   p_max_duration_ms => 60000, p_max_attempts => 7, p_retry_initial_delay_ms => 10,
+			   p_retry_backoff_factor => 2, p_retry_max_delay_ms => 100, p_retry_jitter => 0,
+			   p_retry_on => '{y}', p_timeout_ms => 5000, p_concurrency_key => 'k',
+			   p_trace_context => '{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}')`,
+			`SELECT execution_id FROM stent.dispatch_many('[{"name": "same.fn", "input": {"n": 1}, "kind": "activity",
+			   "queue": "q2", "priority": -5, "tags": ["b", "c"], "delay_ms": 1500, "max_duration_ms": 60000,
+			   "max_attempts": 7, "retry_initial_delay_ms": 10, "retry_backoff_factor": 2,
+			   "retry_max_delay_ms": 100, "retry_jitter": 0, "retry_on": ["y"], "timeout_ms": 5000,
+			   "concurrency_key": "k",
+			   "trace_context": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}]')`,
+		},
+		"run at and deadline": {
+			`SELECT execution_id FROM stent.dispatch_one('same.fn', p_run_at => '2026-02-01 00:00:00+00',
+			   p_deadline => '2026-03-01 00:00:00+00', p_key_path => '{missing}')`,
+			`SELECT execution_id FROM stent.dispatch_many('[{"name": "same.fn", "run_at": "2026-02-01T00:00:00Z",
+			   "deadline": "2026-03-01T00:00:00Z", "key_path": ["missing"]}]')`,
+		},
+	} {
+		require.Equal(t, row(one(c.many)), row(one(c.one)), name)
+	}
+}

@@ -2,7 +2,7 @@
 // with the same client (eager start): when such a worker has a free slot, the dispatch
 // statement leases the new task to it and the client hands the task over in memory, so it
 // starts without waiting for a notification and a claim. The database still decides —
-// stent.dispatch_eager leases a task only when the worker's own claim would take it next —
+// stent.dispatch_one leases a task only when the worker's own claim would take it next —
 // and a task not leased is simply left pending for any worker.
 package eager
 
