@@ -101,8 +101,12 @@ func TestDoctorCleanAfterWorkload(t *testing.T) {
 		}
 		return act.Call(ctx, v+sig)
 	}, stent.InRegistry(b.reg))
+	// The lease outlasts the fake clock's two-minute jump below: a shorter one would expire
+	// in database time the moment the clock jumps, and the leader's rescue could take a
+	// running workflow back (pending after a retry delay that the stopped clock never
+	// reaches) before the next heartbeat renewed it.
 	stenttest.StartWorker(t, b.client, worker.Config{
-		MaintenanceInterval: 10 * time.Millisecond, LeaseDuration: 2 * time.Second, HeartbeatInterval: 20 * time.Millisecond,
+		MaintenanceInterval: 10 * time.Millisecond, LeaseDuration: 10 * time.Minute, HeartbeatInterval: 20 * time.Millisecond,
 	})
 
 	for i := range 5 {
