@@ -89,7 +89,7 @@ BEGIN
         SELECT s.ord, s.v->'request'->>'cache_key' AS key, s.v->'request'->>'name' AS name
         FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS s(v, ord)
         JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
-                          AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+                          AND p.state = (SELECT 'running'::text) AND p.lease_token = (s.v->>'token')::bigint
         WHERE s.v->'request'->>'cache_key' IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM stent.tasks x
                           WHERE x.parent_task_id = p.id AND x.seq = (s.v->>'seq')::integer)
@@ -136,7 +136,7 @@ BEGIN
         FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS s(v, ord)
         CROSS JOIN LATERAL (SELECT s.v->'request' AS r) q
         JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
-                          AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+                          AND p.state = (SELECT 'running'::text) AND p.lease_token = (s.v->>'token')::bigint
         ORDER BY p.id, (s.v->>'seq')::integer
         ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING
         RETURNING t.id, t.state, t.queue, t.cache_key
@@ -154,7 +154,7 @@ BEGIN
     SELECT x.*
     FROM jsonb_array_elements(p_calls) AS s(v)
     JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
-                      AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+                      AND p.state = (SELECT 'running'::text) AND p.lease_token = (s.v->>'token')::bigint
     JOIN stent.tasks x ON x.parent_task_id = p.id AND x.seq = (s.v->>'seq')::integer;
 END;
 $$;
@@ -225,7 +225,7 @@ BEGIN
         RAISE EXCEPTION 'stent.suspend_task: nothing to wait for' USING ERRCODE = 'ST003';
     END IF;
 
-    PERFORM 1 FROM stent.tasks t WHERE t.id = p_task_id AND t.state = 'running' AND t.lease_token = p_token
+    PERFORM 1 FROM stent.tasks t WHERE t.id = p_task_id AND t.state = (SELECT 'running'::text) AND t.lease_token = p_token
     FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stent.suspend_task: lease lost for task % (token %)', p_task_id, p_token

@@ -367,7 +367,7 @@ BEGIN
             lease_owner = p_worker_id,
             lease_expires_at = p_now + p_lease,
             started_at = p_now
-        WHERE t.id = ANY (p_task_ids) AND t.state = 'pending'
+        WHERE t.id = ANY (p_task_ids) AND t.state = (SELECT 'pending'::text)
         RETURNING t.*
     ),
     started AS (

@@ -42,7 +42,7 @@ BEGIN
             lease_owner = NULL,
             lease_expires_at = NULL
         FROM u
-        WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
+        WHERE t.id = u.id AND t.lease_token = u.token AND t.state = (SELECT 'running'::text)
         RETURNING t.id, t.execution_id, t.parent_task_id, t.name, t.queue, t.wakes_parent, t.cache_key,
                   t.cache_ttl, u.output
     ),
@@ -163,7 +163,7 @@ BEGIN
             state = CASE WHEN p.wait_remaining - n.n <= 0 THEN 'pending' ELSE p.state END,
             run_at = CASE WHEN p.wait_remaining - n.n <= 0 THEN p_now ELSE p.run_at END
         FROM n
-        WHERE p.id = n.id AND p.state = 'waiting'
+        WHERE p.id = n.id AND p.state = (SELECT 'waiting'::text)
         RETURNING p.queue, p.state
     )
     SELECT array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'pending') INTO v_queues FROM upd;

@@ -11,6 +11,13 @@
 --   ST003 invalid argument: a malformed or out-of-range argument; nothing was changed
 --   ST004 wrong state: the row exists but is not in a state that allows the operation
 --
+-- Rows named by id are found by id: where such a statement also checks the task's state, it
+-- compares it with (SELECT '<state>'::text), a value the planner does not see at planning
+-- time, so that it cannot answer the query from a partial index of that state (scanning all
+-- pending, running or waiting tasks) instead of the primary key. Statistics taken when few
+-- tasks were in that state make the partial index look nearly empty and such a scan cheap,
+-- and a claim, completion or lease check then reads the whole backlog for every call.
+--
 -- Lock order, in every function that takes more than one: an execution's signal advisory lock
 -- (send_signal, wait_signal), then dead letter, then task rows — children before their
 -- parents (descending id within an execution) — then the execution row.

@@ -30,7 +30,7 @@ BEGIN
     UPDATE stent.tasks t
     SET lease_expires_at = v_now + p_lease
     FROM unnest(p_task_ids, p_tokens) AS u(id, token)
-    WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
+    WHERE t.id = u.id AND t.lease_token = u.token AND t.state = (SELECT 'running'::text)
       AND t.lease_owner = p_worker_id
     RETURNING t.id;
 END;
@@ -58,7 +58,7 @@ BEGIN
             lease_owner = NULL,
             lease_expires_at = NULL
         FROM unnest(p_task_ids, p_tokens) AS u(id, token)
-        WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running'
+        WHERE t.id = u.id AND t.lease_token = u.token AND t.state = (SELECT 'running'::text)
         RETURNING t.id, t.queue
     )
     SELECT array_agg(id), array_agg(DISTINCT queue) INTO v_ids, v_queues FROM released;

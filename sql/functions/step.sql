@@ -81,7 +81,7 @@ BEGIN
            interval '0', 1, interval '0', 0, v_now, v_now, v_now, v_now
     FROM jsonb_array_elements(p_steps) AS s(v)
     JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
-                      AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+                      AND p.state = (SELECT 'running'::text) AND p.lease_token = (s.v->>'token')::bigint
     ORDER BY p.id, (s.v->>'seq')::integer
     ON CONFLICT (parent_task_id, seq) WHERE parent_task_id IS NOT NULL DO NOTHING;
 
@@ -90,7 +90,7 @@ BEGIN
     SELECT s.ord::integer, p.id IS NULL, x.kind, x.name, x.output
     FROM jsonb_array_elements(p_steps) WITH ORDINALITY AS s(v, ord)
     LEFT JOIN stent.tasks p ON p.id = (s.v->>'parent')::bigint
-                           AND p.state = 'running' AND p.lease_token = (s.v->>'token')::bigint
+                           AND p.state = (SELECT 'running'::text) AND p.lease_token = (s.v->>'token')::bigint
     LEFT JOIN stent.tasks x ON x.parent_task_id = (s.v->>'parent')::bigint
                            AND x.seq = (s.v->>'seq')::integer
     ORDER BY s.ord;

@@ -1,0 +1,90 @@
+package stent_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// TestByIDLookupsUsePrimaryKey: statements that name tasks by id and check their state find
+// them through the primary key even when the statistics say no task is pending or running
+// (taken before a backlog built up). Otherwise PostgreSQL answers them from the partial index
+// of that state — a scan of the whole backlog for every claim, completion, heartbeat or step
+// — which once made each claimed row of a busy workflow run four times dearer. Counted with
+// the transaction's own index statistics, so nothing depends on timing.
+func TestByIDLookupsUsePrimaryKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const backlog = 1500
+	exec := func(query string, args ...any) {
+		t.Helper()
+		_, err := b.pool.Exec(b.ctx, query, args...)
+		require.NoError(t, err, query)
+	}
+	dispatch := func(n int) {
+		t.Helper()
+		exec(`SELECT count(*) FROM stent.dispatch_many((SELECT jsonb_agg(jsonb_build_object('name', 'idx.fn', 'input', i))
+			FROM generate_series(1, $1::integer) AS i))`, n)
+	}
+	// Statistics taken while nothing is pending or running.
+	dispatch(backlog)
+	exec(`UPDATE stent.tasks SET state = 'completed', finished_at = stent.current_time()`)
+	exec(`VACUUM ANALYZE stent.tasks`)
+	// Then a backlog: pending tasks, and running ones held by another worker.
+	dispatch(backlog)
+	exec(`SELECT count(*) FROM stent.claim_tasks('other', '{default}', '{idx.fn}', '{}', $1, '1 hour')`, backlog/2)
+	// One look at the queue, so the claim index's entries of those claimed rows are marked
+	// dead and the claim below reads only what it takes.
+	exec(`SELECT id FROM stent.tasks WHERE state = 'pending' AND queue = 'default' ORDER BY priority DESC, run_at, id LIMIT 1`)
+
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	// read is how many entries the transaction has read so far from each partial index of
+	// task states.
+	read := func() map[string]int64 {
+		t.Helper()
+		out := map[string]int64{}
+		for _, idx := range []string{"tasks_claim_idx", "tasks_key_claim_idx", "tasks_running_idx", "tasks_waiting_idx"} {
+			var n int64
+			require.NoError(t, tx.QueryRow(b.ctx, `SELECT pg_stat_get_xact_tuples_returned(('stent.' || $1)::regclass)`, idx).Scan(&n))
+			out[idx] = n
+		}
+		return out
+	}
+	// step runs one statement and requires it to have read at most a few entries of each
+	// partial index (a claim of n reads about n of tasks_claim_idx, to find them).
+	step := func(what string, allowed map[string]int64, query string, args ...any) [][]any {
+		t.Helper()
+		before := read()
+		rows, err := tx.Query(b.ctx, query, args...)
+		require.NoError(t, err, what)
+		vals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+		require.NoError(t, err, what)
+		for idx, n := range read() {
+			require.LessOrEqual(t, n-before[idx], allowed[idx]+5, "%s read %d entries of %s", what, n-before[idx], idx)
+		}
+		return vals
+	}
+
+	claimed := step("claim", map[string]int64{"tasks_claim_idx": 10},
+		`SELECT id, lease_token FROM stent.claim_tasks('w', '{default}', '{idx.fn}', '{}', 10, '1 hour')`)
+	require.Len(t, claimed, 10)
+	ids, tokens := make([]int64, len(claimed)), make([]int64, len(claimed))
+	for i, r := range claimed {
+		ids[i], tokens[i] = r[0].(int64), r[1].(int64)
+	}
+	renewed := step("renew", nil, `SELECT * FROM stent.renew_leases('w', $1, $2, '1 hour')`, ids, tokens)
+	require.Len(t, renewed, 10)
+	recorded := step("record steps", nil, `SELECT * FROM stent.record_steps($1)`,
+		fmt.Sprintf(`[{"parent": %d, "token": %d, "seq": 0, "name": "s", "output": 1}]`, ids[0], tokens[0]))
+	require.Len(t, recorded, 1)
+	completed := step("complete", nil, `SELECT task_id FROM stent.complete_tasks($1, $2, array_fill('1'::jsonb, ARRAY[10]))`, ids, tokens)
+	require.Len(t, completed, 10)
+	var done int
+	require.NoError(t, tx.QueryRow(b.ctx, `SELECT count(*) FROM stent.tasks WHERE id = ANY ($1) AND state = 'completed'`, ids).Scan(&done))
+	require.Equal(t, 10, done)
+}
