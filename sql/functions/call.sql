@@ -290,7 +290,7 @@ BEGIN
 
     UPDATE stent.tasks t SET state = 'completed', finished_at = v_now
     WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq AND t.kind = 'sleep'
-      AND t.state = 'waiting' AND t.run_at <= v_now;
+      AND t.state = (SELECT 'waiting'::text) AND t.run_at <= v_now;
     RETURN QUERY SELECT * FROM stent.tasks t WHERE t.parent_task_id = p_parent_task_id AND t.seq = p_seq;
 END;
 $$;

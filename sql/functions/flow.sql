@@ -189,7 +189,7 @@ BEGIN
         -- A workflow parked by a durable sleep or a signal wait is pending until the wait's
         -- deadline, which the waiting child row records.
         SELECT * INTO v_wait FROM stent.tasks c
-        WHERE c.parent_task_id = v_task.id AND c.state = 'waiting' AND c.kind IN ('sleep', 'signal')
+        WHERE c.parent_task_id = v_task.id AND c.state = (SELECT 'waiting'::text) AND c.kind IN ('sleep', 'signal')
           AND c.run_at = v_task.run_at
         ORDER BY c.seq DESC LIMIT 1;
         IF FOUND AND v_wait.kind = 'sleep' THEN

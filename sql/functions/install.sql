@@ -16,7 +16,8 @@
 -- time, so that it cannot answer the query from a partial index of that state (scanning all
 -- pending, running or waiting tasks) instead of the primary key. Statistics taken when few
 -- tasks were in that state make the partial index look nearly empty and such a scan cheap,
--- and a claim, completion or lease check then reads the whole backlog for every call.
+-- and a claim, completion, lease check or signal then reads the whole backlog for every
+-- call.
 --
 -- Lock order, in every function that takes more than one: an execution's signal advisory lock
 -- (send_signal, wait_signal), then dead letter, then task rows — children before their

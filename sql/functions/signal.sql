@@ -39,7 +39,7 @@ BEGIN
         SET run_at = v_now
         FROM stent.tasks w
         WHERE w.execution_id = p_execution_id AND w.kind = 'signal' AND w.name = p_name
-          AND w.state = 'waiting' AND p.id = w.parent_task_id AND p.state = (SELECT 'pending'::text) AND p.run_at > v_now
+          AND w.state = (SELECT 'waiting'::text) AND p.id = w.parent_task_id AND p.state = (SELECT 'pending'::text) AND p.run_at > v_now
         RETURNING p.queue
     )
     SELECT array_agg(DISTINCT woken.queue) INTO v_queues FROM woken;
