@@ -14,8 +14,8 @@ import (
 // (taken before a backlog built up). Otherwise PostgreSQL answers them from the partial index
 // of that state — a scan of the whole backlog for every claim, completion, heartbeat, step
 // (or, for a signal, of every parked wait) — which once made each claimed row of a busy
-// workflow run four times dearer. Counted with
-// the transaction's own index statistics, so nothing depends on timing.
+// workflow run four times dearer. Counted with the transaction's own index statistics, so
+// nothing depends on timing.
 func TestByIDLookupsUsePrimaryKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
