@@ -134,9 +134,9 @@ BEGIN
     ins AS (
         INSERT INTO stent.executions AS e
             (id, workflow, state, input, queue, priority, tags, idempotency_key, deadline,
-             parent_execution_id, created_at, started_at)
+             parent_execution_id, created_at)
         SELECT req.id, req.name, 'pending', req.input, req.queue, req.priority, req.tags,
-               req.idempotency_key, req.deadline, req.parent_execution_id, v_now, NULL
+               req.idempotency_key, req.deadline, req.parent_execution_id, v_now
         FROM req
         ORDER BY req.n
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
