@@ -16,13 +16,19 @@ func (c *Client) dispatchSingle(ctx context.Context, st *store.Store, r dispatch
 	if !ok {
 		return st.DispatchOne(ctx, p, nil, nil)
 	}
-	handed := false
+	// The statement's result decides at once: the worker starts the leased task, or gets
+	// its slot back (also when the dispatch failed before a result).
+	decided := false
 	d, err := st.DispatchOne(ctx, p, &target, func(d store.Dispatched) {
-		handed = true
-		startEager(w, target, r, d)
+		decided = true
+		if d.LeaseToken == 0 {
+			w.Release()
+			return
+		}
+		w.Start(leasedTask(r, d, target))
 	})
-	if !handed {
-		w.Release(int(target.Slots))
+	if !decided {
+		w.Release()
 	}
 	return d, err
 }

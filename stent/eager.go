@@ -17,16 +17,6 @@ func (c *Client) reserveEager(st *store.Store, r dispatchRequest) (eager.Worker,
 	return eager.Reserve(c, r.Name, r.Queue)
 }
 
-// startEager hands the task the dispatch leased to the reserved worker, or gives the slot
-// back when the task was not leased.
-func startEager(w eager.Worker, target store.EagerTarget, r dispatchRequest, d store.Dispatched) {
-	if d.LeaseToken == 0 {
-		w.Release(int(target.Slots))
-		return
-	}
-	w.Start(leasedTask(r, d, target))
-}
-
 // leasedTask is the row stent.dispatch_one leased, rebuilt from the request and the
 // lease: what a claim would have returned for it (first attempt, running, the root task
 // carrying its execution's input).

@@ -31,18 +31,18 @@ func (p eagerPort) Reserve(name, queue string) (store.EagerTarget, bool) {
 	}
 	return store.EagerTarget{
 		WorkerID: w.cfg.ID, Queues: w.cfg.Queues, Names: w.cfg.Functions, Tags: w.cfg.Tags,
-		Slots: 1, Lease: w.cfg.LeaseDuration,
+		Lease: w.cfg.LeaseDuration,
 	}, true
 }
 
-// Release gives back n reserved slots, like a finished attempt gives back its slot.
-func (p eagerPort) Release(n int) {
+// Release gives back the reserved slot, like a finished attempt gives back its slot.
+func (p eagerPort) Release() {
 	w := p.w
 	w.mu.Lock()
-	w.reserved -= n
+	w.reserved--
 	w.slotFreed.Broadcast()
 	w.mu.Unlock()
-	w.attempts.Add(-n)
+	w.attempts.Done()
 	w.wakeIfStarved()
 }
 

@@ -103,7 +103,7 @@ func TestEagerStartDeclines(t *testing.T) {
 	id, err := echo.DispatchTx(ctx, b.client, tx, "tx")
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-	require.Equal(t, "pending", b.rootState(id), "in the caller's transaction")
+	require.Equal(t, "pending", b.taskState(id), "in the caller's transaction")
 
 	for what, dispatch := range map[string]func() (uuid.UUID, error){
 		"delayed":       func() (uuid.UUID, error) { return echo.Dispatch(ctx, b.client, "later", stent.WithDelay(time.Hour)) },
@@ -114,11 +114,11 @@ func TestEagerStartDeclines(t *testing.T) {
 	} {
 		id, err := dispatch()
 		require.NoError(t, err, what)
-		require.Equal(t, "pending", b.rootState(id), what)
+		require.Equal(t, "pending", b.taskState(id), what)
 	}
 	id, err = echo.Dispatch(ctx, b.client, "urgent", stent.WithPriority(5))
 	require.NoError(t, err)
-	require.NotEqual(t, "pending", b.rootState(id), "a higher priority has nothing ahead of it")
+	require.NotEqual(t, "pending", b.taskState(id), "a higher priority has nothing ahead of it")
 	_, err = echo.Wait(ctx, b.client, id)
 	require.NoError(t, err)
 }
@@ -143,7 +143,7 @@ func TestEagerStartFullWorker(t *testing.T) {
 	receive(t, started, "the blocker to start")
 	id, err := echo.Dispatch(ctx, b.client, "waits")
 	require.NoError(t, err)
-	require.Equal(t, "pending", b.rootState(id), "no free slot")
+	require.Equal(t, "pending", b.taskState(id), "no free slot")
 	close(release)
 	_, err = blocker.Wait(ctx, b.client, held)
 	require.NoError(t, err)
@@ -162,14 +162,5 @@ func TestEagerStartDisabled(t *testing.T) {
 	b.startQuiet(cfg)
 	id, err := echo.Dispatch(b.ctx(), b.client, "x")
 	require.NoError(t, err)
-	require.Equal(t, "pending", b.rootState(id))
-}
-
-// rootState reads the state of the execution's root task.
-func (b *testBundle) rootState(id uuid.UUID) string {
-	b.t.Helper()
-	var s string
-	require.NoError(b.t, b.pool.QueryRow(b.ctx(),
-		"SELECT state FROM stent.tasks WHERE execution_id = $1 AND parent_task_id IS NULL", id).Scan(&s))
-	return s
+	require.Equal(t, "pending", b.taskState(id))
 }

@@ -18,8 +18,8 @@ type Worker interface {
 	// what the dispatch needs to lease to this worker; false when the worker does not serve
 	// them, is not running or has no free slot.
 	Reserve(name, queue string) (store.EagerTarget, bool)
-	// Release gives back n reserved slots that no leased task used.
-	Release(n int)
+	// Release gives back the reserved slot when the dispatch leased it no task.
+	Release()
 	// Start runs a task leased to this worker in a reserved slot.
 	Start(t *store.Task)
 }

@@ -25,13 +25,11 @@ type Dispatched struct {
 	Timeout    time.Duration
 }
 
-// EagerTarget is a worker in the dispatching process that may take the new tasks directly
-// (see stent.dispatch_one): what it serves and how many slots it has reserved (one, for a
-// single dispatch).
+// EagerTarget is a worker in the dispatching process, with a slot reserved, that may take the
+// new task directly (see stent.dispatch_one): what it serves and its lease duration.
 type EagerTarget struct {
 	WorkerID            string
 	Queues, Names, Tags []string
-	Slots               int32
 	Lease               time.Duration
 }
 
