@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stentdev/stent/internal/store"
@@ -221,4 +222,57 @@ func TestDispatchOneMatchesMany(t *testing.T) {
 	} {
 		require.Equal(t, row(one(c.many)), row(one(c.one)), name)
 	}
+}
+
+// TestDispatchOneChecksMatchMany: dispatch_one (typed arguments) and dispatch_many (JSON)
+// check a request's values with the same rules and report the same problem. The rules are
+// written twice on purpose — inline in dispatch_many's one pass over a batch (a shared
+// PL/pgSQL check per request made bulk dispatches about a fifth slower) and over typed
+// arguments in dispatch_one — so this table keeps them from drifting apart.
+func TestDispatchOneChecksMatchMany(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	message := func(query string, args ...any) string {
+		t.Helper()
+		_, err := b.pool.Exec(b.ctx, query, args...)
+		requireSQLState(t, err, "ST003")
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr)
+		msg := strings.TrimPrefix(pgErr.Message, "stent.dispatch_one: ")
+		return strings.TrimPrefix(msg, "stent.dispatch_many: request 1: ")
+	}
+	for _, c := range []struct{ one, many string }{
+		{`p_name => ''`, `"name": ""`},
+		{`p_name => 'a b'`, `"name": "a b"`},
+		{`p_name => '` + strings.Repeat("n", 201) + `'`, `"name": "` + strings.Repeat("n", 201) + `"`},
+		{`p_queue => ''`, `"queue": ""`},
+		{`p_queue => '` + strings.Repeat("q", 129) + `'`, `"queue": "` + strings.Repeat("q", 129) + `"`},
+		{`p_tags => '{ok,"not ok"}'`, `"tags": ["ok", "not ok"]`},
+		{`p_idempotency_key => ''`, `"idempotency_key": ""`},
+		{`p_idempotency_key => E'k\n'`, `"idempotency_key": "k\n"`},
+		{`p_concurrency_key => '` + strings.Repeat("k", 257) + `'`, `"concurrency_key": "` + strings.Repeat("k", 257) + `"`},
+		{`p_priority => 1001`, `"priority": 1001`},
+		{`p_priority => -1001`, `"priority": -1001`},
+		{`p_max_attempts => 0`, `"max_attempts": 0`},
+		{`p_delay_ms => -1`, `"delay_ms": -1`},
+		{`p_max_duration_ms => 0`, `"max_duration_ms": 0`},
+		{`p_retry_initial_delay_ms => -1`, `"retry_initial_delay_ms": -1`},
+		{`p_retry_max_delay_ms => -1`, `"retry_max_delay_ms": -1`},
+		{`p_retry_backoff_factor => 0.5`, `"retry_backoff_factor": 0.5`},
+		{`p_retry_jitter => 1.5`, `"retry_jitter": 1.5`},
+		{`p_timeout_ms => 0`, `"timeout_ms": 0`},
+		{`p_kind => 'cron'`, `"kind": "cron"`},
+		{`p_trace_context => '[1]'`, `"trace_context": [1]`},
+	} {
+		one := `SELECT * FROM stent.dispatch_one('a', ` + c.one + `)`
+		if strings.HasPrefix(c.one, "p_name") {
+			one = `SELECT * FROM stent.dispatch_one(` + c.one + `)`
+		}
+		many := `{"name": "a", ` + c.many + `}`
+		if strings.HasPrefix(c.many, `"name"`) {
+			many = `{` + c.many + `}`
+		}
+		require.Equal(t, message(`SELECT * FROM stent.dispatch_many(jsonb_build_array($1::jsonb))`, many), message(one), c.one)
+	}
+	require.Zero(t, b.count(t, "SELECT count(*) FROM stent.executions"))
 }
